@@ -1,0 +1,41 @@
+"""Entry point of the ``denoise2seg`` command.
+
+Each command group lives in its own module with a ``register(subparsers)`` function that
+adds its sub-commands; a sub-command's ``func(args)`` returns the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .. import __version__
+
+COMMAND_GROUPS = ["n2v", "demo"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="denoise2seg",
+        description="Self-supervised denoising for segmentation from few labels.",
+    )
+    parser.add_argument("--version", action="version", version=f"denoise2seg {__version__}")
+    subparsers = parser.add_subparsers(dest="group", required=True)
+    for name in COMMAND_GROUPS:
+        importlib.import_module(f"{__package__}.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
+        print(f"denoise2seg: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sample data, synthetic data, normalisation, patch sampling and augmentation."""

@@ -1,0 +1,78 @@
+"""Configuration of Noise2Void training, with the papers' defaults."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from ..nets import UNetSpec
+from ..training import Schedule
+
+
+@dataclass
+class N2VConfig:
+    """Noise2Void settings.
+
+    Defaults: U-Net with 32 initial feature maps, 3x3 kernels, batch norm, depth 2;
+    batch 128, lr 4e-4 with reduce-on-plateau, 200 epochs x 400 steps, 8-fold flips/rot90
+    augmentation (VoidSeg, Prakash et al. 2020, Sec. 3); 0.198% of pixels masked per
+    patch from a 5x5 neighbourhood (N2V, Krull et al. 2019, ``n2v_perc_pix``); 64x64
+    patches in 2D, 32^3 in 3D (N2V examples); percentiles 1 / 99.8 (csbdeep).
+    ``ndim`` is the number of spatial axes of one sample (2 or 3); a 3D array given for
+    a 2D model is a stack of 2D frames (time or z).
+    """
+
+    ndim: int = 2
+    patch_size: int | None = None
+    batch_size: int = 128
+    epochs: int = 200
+    steps_per_epoch: int = 400
+    learning_rate: float = 4e-4
+    depth: int = 2
+    n_filters: int = 32
+    masked_fraction: float = 0.00198
+    neighborhood_radius: int = 2
+    validation_fraction: float = 0.1
+    augment: bool = True
+    percentile_low: float = 1.0
+    percentile_high: float = 99.8
+    mixed_precision: bool = True
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.ndim not in (2, 3):
+            raise ValueError(f"ndim must be 2 or 3, got {self.ndim}")
+        if self.patch_size is None:
+            self.patch_size = 64 if self.ndim == 2 else 32
+        divisor = 2**self.depth
+        if self.patch_size % divisor:
+            raise ValueError(f"patch_size {self.patch_size} must be divisible by 2**depth = {divisor}")
+        if not 0 < self.masked_fraction < 1:
+            raise ValueError(f"masked_fraction must be in (0, 1), got {self.masked_fraction}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
+
+    @property
+    def patch_shape(self) -> tuple[int, ...]:
+        return (self.patch_size,) * self.ndim
+
+    def unet_spec(self, channels: int = 1) -> UNetSpec:
+        return UNetSpec(ndim=self.ndim, in_channels=channels, out_channels=channels, depth=self.depth, n_filters=self.n_filters)
+
+    def schedule(self) -> Schedule:
+        return Schedule(
+            epochs=self.epochs,
+            steps_per_epoch=self.steps_per_epoch,
+            learning_rate=self.learning_rate,
+            lr_schedule="plateau",
+            mixed_precision=self.mixed_precision,
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "N2VConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})

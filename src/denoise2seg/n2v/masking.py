@@ -1,0 +1,70 @@
+"""Blind-spot masking of Noise2Void as pure torch functions (run on the training device).
+
+Krull et al. 2019: in each patch a small fraction of pixels (0.198% by default, N2V's
+``n2v_perc_pix``) is replaced by the value of a random neighbour from a small window
+(5x5, N2V's ``n2v_neighborhood_radius`` = 2), never the pixel itself; the loss is the
+MSE between the network output and the original values at those pixels only.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def blind_spot_mask(
+    patches: torch.Tensor,
+    fraction: float = 0.00198,
+    radius: int = 2,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Replace a random ``fraction`` of pixels of each patch by a random neighbour.
+
+    Parameters
+    ----------
+    patches : tensor ``(N, C, *spatial)``
+        Normalised patches (2D or 3D spatial).
+    fraction : float
+        Fraction of pixels masked per patch (at least one pixel).
+    radius : int
+        Neighbours are drawn from the ``(2*radius+1)**ndim`` window, centre excluded;
+        positions outside the patch are mirrored back inside.
+
+    Returns
+    -------
+    masked : tensor like ``patches``
+        Input for the network.
+    mask : bool tensor ``(N, 1, *spatial)``
+        True where a pixel was replaced (where the loss is taken). All channels of a
+        pixel are replaced from the same neighbour.
+    """
+    n = patches.shape[0]
+    spatial = patches.shape[2:]
+    ndim = len(spatial)
+    device = patches.device
+    n_pixels = int(torch.tensor(spatial).prod())
+    n_masked = max(1, round(fraction * n_pixels))
+    # Distinct positions per patch: the top-k of random keys is a uniform sample without replacement.
+    flat = torch.rand(n, n_pixels, device=device, generator=generator).topk(n_masked, dim=1).indices
+    coords = torch.stack(torch.unravel_index(flat, spatial), dim=-1)  # (N, K, ndim)
+    window = 2 * radius + 1
+    n_offsets = window**ndim - 1
+    choice = torch.randint(0, n_offsets, (n, n_masked), device=device, generator=generator)
+    choice = choice + (choice >= n_offsets // 2).long()  # skip the centre of the window
+    offsets = torch.stack(torch.unravel_index(choice, (window,) * ndim), dim=-1) - radius
+    sources = coords + offsets
+    size = torch.tensor(spatial, device=device)
+    sources = sources.abs()  # mirror at the low edge
+    sources = torch.where(sources >= size, 2 * (size - 1) - sources, sources)  # and at the high edge
+    batch_index = torch.arange(n, device=device).view(n, 1).expand(n, n_masked)
+    masked = patches.clone()
+    # Channels last, so one advanced index moves all channels of a pixel together.
+    masked.movedim(1, -1)[(batch_index, *coords.unbind(-1))] = patches.movedim(1, -1)[(batch_index, *sources.unbind(-1))]
+    mask = torch.zeros((n, 1, *spatial), dtype=torch.bool, device=device)
+    mask[(batch_index, 0, *coords.unbind(-1))] = True
+    return masked, mask
+
+
+def masked_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the masked pixels only (all channels)."""
+    mask = mask.expand_as(target)
+    return ((prediction.float() - target.float())[mask] ** 2).mean()

@@ -1,0 +1,137 @@
+"""A 2D/3D U-Net (CSBDeep / Noise2Void style) with a swappable 1x1 output head.
+
+The body (encoder, bottleneck, decoder) is shared by N2V, the 3-class segmenter and the
+finetune schemes; only the head changes between tasks, so weights learnt on one task
+can initialise another (VoidSeg, Prakash et al. 2020, Fig. 1c/d).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class UNetSpec:
+    """Architecture of a :class:`UNet`.
+
+    Defaults follow VoidSeg / N2V: 32 initial feature maps, 3x3 kernels, batch norm,
+    depth 2 (N2V's default; the paper tunes depth per data set).
+    """
+
+    ndim: int = 2
+    in_channels: int = 1
+    out_channels: int = 1
+    depth: int = 2
+    n_filters: int = 32
+    kernel_size: int = 3
+    batch_norm: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "UNetSpec":
+        return cls(**values)
+
+    @property
+    def divisor(self) -> int:
+        """Spatial sizes must be divisible by this (one factor 2 per pooling)."""
+        return 2**self.depth
+
+    @property
+    def receptive_radius(self) -> int:
+        """Upper bound (pixels) on how far an output pixel sees into its input.
+
+        Two convolutions per level on each side of the U, the bottleneck, and the pooling
+        offsets; used as the tile halo so that tiled prediction equals whole-image
+        prediction.
+        """
+        half = self.kernel_size // 2
+        convs = sum(4 * half * 2**level for level in range(self.depth))
+        bottleneck = 2 * half * 2**self.depth
+        pooling = 2**self.depth - 1
+        return convs + bottleneck + pooling
+
+
+def _conv_block(spec: UNetSpec, c_in: int, c_out: int) -> nn.Sequential:
+    conv = nn.Conv2d if spec.ndim == 2 else nn.Conv3d
+    norm = nn.BatchNorm2d if spec.ndim == 2 else nn.BatchNorm3d
+    layers: list[nn.Module] = []
+    for c in (c_in, c_out):
+        layers.append(conv(c, c_out, spec.kernel_size, padding=spec.kernel_size // 2, bias=not spec.batch_norm))
+        if spec.batch_norm:
+            layers.append(norm(c_out))
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class UNet(nn.Module):
+    """U-Net with ``depth`` poolings, ``n_filters * 2**level`` features per level.
+
+    Input ``(N, in_channels, *spatial)`` with each spatial size divisible by
+    ``spec.divisor``; output ``(N, out_channels, *spatial)``, linear (no activation).
+    ``encoder``, ``bottleneck`` and ``decoder`` form the body; ``head`` is a 1x1 conv.
+    """
+
+    def __init__(self, spec: UNetSpec | None = None, **overrides) -> None:
+        super().__init__()
+        spec = spec or UNetSpec()
+        if overrides:
+            spec = UNetSpec(**{**spec.to_dict(), **overrides})
+        if spec.ndim not in (2, 3):
+            raise ValueError(f"UNet supports ndim 2 or 3, got {spec.ndim}")
+        self.spec = spec
+        widths = [spec.n_filters * 2**level for level in range(spec.depth + 1)]
+        self.encoder = nn.ModuleList()
+        c_in = spec.in_channels
+        for level in range(spec.depth):
+            self.encoder.append(_conv_block(spec, c_in, widths[level]))
+            c_in = widths[level]
+        self.bottleneck = _conv_block(spec, widths[spec.depth - 1], widths[spec.depth - 1])
+        self.decoder = nn.ModuleList()
+        c_below = widths[spec.depth - 1]
+        for level in reversed(range(spec.depth)):
+            c_out = widths[max(level - 1, 0)]
+            self.decoder.append(_conv_block(spec, c_below + widths[level], c_out))
+            c_below = c_out
+        self.pool = nn.MaxPool2d(2) if spec.ndim == 2 else nn.MaxPool3d(2)
+        self.body_channels = c_below
+        self.head = self._make_head(spec.out_channels)
+
+    def _make_head(self, out_channels: int) -> nn.Module:
+        conv = nn.Conv2d if self.spec.ndim == 2 else nn.Conv3d
+        return conv(self.body_channels, out_channels, 1)
+
+    def replace_head(self, out_channels: int) -> None:
+        """Put a freshly initialised head with ``out_channels`` outputs on the same body."""
+        device = next(self.parameters()).device
+        self.head = self._make_head(out_channels).to(device)
+        self.spec = UNetSpec(**{**self.spec.to_dict(), "out_channels": out_channels})
+
+    def encoder_parameters(self) -> list[nn.Parameter]:
+        """Parameters of the contracting path and bottleneck (frozen by decoder-only pretraining)."""
+        return [p for m in (self.encoder, self.bottleneck) for p in m.parameters()]
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Body output: decoder features at full resolution, ``(N, body_channels, *spatial)``."""
+        if any(s % self.spec.divisor for s in x.shape[2:]):
+            raise ValueError(
+                f"spatial shape {tuple(x.shape[2:])} must be divisible by {self.spec.divisor} "
+                f"(2**depth); pad the input or use denoise2seg.predict.predict_tiled"
+            )
+        skips = []
+        for block in self.encoder:
+            x = block(x)
+            skips.append(x)
+            x = self.pool(x)
+        x = self.bottleneck(x)
+        for block, skip in zip(self.decoder, reversed(skips)):
+            x = nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+            x = block(torch.cat([x, skip], dim=1))
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))

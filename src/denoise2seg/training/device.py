@@ -1,0 +1,30 @@
+"""Pick the torch device: CUDA, then Apple MPS, then CPU, or the one the caller names."""
+
+from __future__ import annotations
+
+import torch
+
+
+def choose_device(device: str | torch.device | None = "auto") -> torch.device:
+    """Return a usable :class:`torch.device`.
+
+    ``"auto"`` (or ``None``) picks CUDA if present, then MPS, then CPU. An explicit
+    ``"cuda"``/``"mps"`` that is not available raises a ``RuntimeError`` that says so
+    instead of failing later inside torch.
+    """
+    if device is None or str(device) == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    chosen = torch.device(device)
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(
+            "device 'cuda' was requested but no CUDA GPU is available to torch "
+            f"(torch {torch.__version__}, built with CUDA: {torch.version.cuda}); "
+            "use device='auto' or 'cpu', or install a CUDA build of torch"
+        )
+    if chosen.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise RuntimeError("device 'mps' was requested but Apple MPS is not available; use 'auto' or 'cpu'")
+    return chosen

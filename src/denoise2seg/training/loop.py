@@ -1,0 +1,210 @@
+"""The single training loop of the project, written as a generator of progress events.
+
+Every method (N2V, the VoidSeg segmenters, CT pretraining, Pseudo-CT, LADP) plugs a
+:class:`TrainingTask` into :func:`run_training`; the napari widgets, the CLI progress bar
+and the tests all consume the same :class:`~denoise2seg.training.events.TrainingEvent`
+stream. A caller stops training by closing the generator (or simply no longer iterating
+and letting it be closed); the ``finally`` block then writes the last good weights, so a
+stop or a crash never loses the model trained so far.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..io.model_folder import save_model_folder
+from .events import TrainingEvent
+
+
+@dataclass
+class Schedule:
+    """Optimisation settings shared by all methods.
+
+    Defaults are VoidSeg's / Noise2Void's: Adam, lr 4e-4, 200 epochs of 400 steps,
+    learning rate halved when the validation loss has not improved for 10 epochs
+    (``"plateau"``). CT denoise-pretraining uses ``"cosine"`` annealing over all steps.
+    ``mixed_precision`` uses bfloat16 autocast, on CUDA only.
+    """
+
+    epochs: int = 200
+    steps_per_epoch: int = 400
+    learning_rate: float = 4e-4
+    weight_decay: float = 0.0
+    lr_schedule: Literal["plateau", "cosine", "constant"] = "plateau"
+    plateau_factor: float = 0.5
+    plateau_patience: int = 10
+    min_learning_rate: float = 1e-7
+    mixed_precision: bool = True
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.steps_per_epoch < 1:
+            raise ValueError(f"epochs and steps_per_epoch must be >= 1, got {self.epochs} and {self.steps_per_epoch}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.lr_schedule not in ("plateau", "cosine", "constant"):
+            raise ValueError(f"lr_schedule must be 'plateau', 'cosine' or 'constant', got {self.lr_schedule!r}")
+
+    @property
+    def total_steps(self) -> int:
+        return self.epochs * self.steps_per_epoch
+
+
+class TrainingTask:
+    """What a method supplies to :func:`run_training`.
+
+    Subclasses set ``self.model`` (already on the training device) and implement
+    :meth:`training_loss` (draws its own batch, returns a scalar tensor) and
+    :meth:`validation_loss`; :meth:`model_record` returns the JSON-able description
+    (kind, network, config, normalisation, ...) written into the model folder.
+    """
+
+    model: nn.Module
+
+    def trainable_parameters(self) -> Iterable[nn.Parameter]:
+        return self.model.parameters()
+
+    def train_mode(self) -> None:
+        """Put the model into training mode (override to keep frozen parts in eval mode)."""
+        self.model.train()
+
+    def training_loss(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    def validation_loss(self) -> float:
+        raise NotImplementedError
+
+    def preview(self) -> np.ndarray | None:
+        """Current prediction on the task's preview image, or ``None`` when it has none."""
+        return None
+
+    def model_record(self) -> dict:
+        raise NotImplementedError
+
+
+def _make_scheduler(optimizer: torch.optim.Optimizer, schedule: Schedule):
+    if schedule.lr_schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer,
+            mode="min",
+            factor=schedule.plateau_factor,
+            patience=schedule.plateau_patience,
+            min_lr=schedule.min_learning_rate,
+        )
+    if schedule.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=schedule.total_steps)
+    return None
+
+
+def run_training(
+    task: TrainingTask,
+    schedule: Schedule,
+    *,
+    out_dir: str | Path | None = None,
+    preview_every: int = 0,
+) -> Iterator[TrainingEvent]:
+    """Train ``task.model`` and yield :class:`TrainingEvent` objects as it goes.
+
+    Parameters
+    ----------
+    task : TrainingTask
+        Model, loss, data and validation of one method.
+    schedule : Schedule
+        Epochs, steps, learning rate and its schedule.
+    out_dir : path, optional
+        Model folder. After every epoch ``last.safetensors`` is written and, when the
+        validation loss improved, ``weights.safetensors`` (the best model). On stop or
+        error the last finite weights are written too, so the folder always loads.
+    preview_every : int
+        Yield a ``"preview"`` event every this many steps (0: at the end of each epoch
+        only, and only when the task has a preview image).
+    """
+    out_dir = Path(out_dir) if out_dir is not None else None
+    model = task.model
+    device = next(model.parameters()).device
+    params = [p for p in task.trainable_parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the task has no trainable parameters")
+    optimizer = torch.optim.Adam(params, lr=schedule.learning_rate, weight_decay=schedule.weight_decay)
+    scheduler = _make_scheduler(optimizer, schedule)
+    use_amp = schedule.mixed_precision and device.type == "cuda"
+    total = schedule.total_steps
+    step = 0
+    saved_step = -1
+    best_val = math.inf
+    has_best = False
+
+    def save(which: str) -> Path:
+        return save_model_folder(out_dir, task.model_record(), model.state_dict(), which=which)
+
+    def preview_event(epoch: int) -> TrainingEvent | None:
+        model.eval()
+        with torch.no_grad():
+            image = task.preview()
+        task.train_mode()
+        if image is None:
+            return None
+        return TrainingEvent("preview", step, total, epoch, preview=image)
+
+    epoch = 0
+    try:
+        for epoch in range(1, schedule.epochs + 1):
+            task.train_mode()
+            for _ in range(schedule.steps_per_epoch):
+                optimizer.zero_grad(set_to_none=True)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                    loss = task.training_loss()
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(
+                        f"training loss became {loss.item()} at step {step + 1}; check the input "
+                        "for NaN/inf values or lower the learning rate"
+                    )
+                loss.backward()
+                optimizer.step()
+                if schedule.lr_schedule == "cosine":
+                    scheduler.step()
+                step += 1
+                lr = optimizer.param_groups[0]["lr"]
+                yield TrainingEvent("step", step, total, epoch, train_loss=float(loss.item()), learning_rate=lr)
+                if preview_every and step % preview_every == 0:
+                    event = preview_event(epoch)
+                    if event is not None:
+                        yield event
+            model.eval()
+            with torch.no_grad():
+                val_loss = float(task.validation_loss())
+            if schedule.lr_schedule == "plateau":
+                scheduler.step(val_loss)
+            is_best = val_loss < best_val
+            if is_best:
+                best_val = val_loss
+            if out_dir is not None:
+                save("last")
+                if is_best:
+                    save("best")
+                    has_best = True
+                saved_step = step
+                yield TrainingEvent("checkpoint", step, total, epoch, val_loss=val_loss, path=out_dir, is_best=is_best)
+            yield TrainingEvent(
+                "epoch", step, total, epoch, val_loss=val_loss, learning_rate=optimizer.param_groups[0]["lr"], is_best=is_best
+            )
+            if not preview_every:
+                event = preview_event(epoch)
+                if event is not None:
+                    yield event
+        yield TrainingEvent("done", step, total, epoch, val_loss=best_val if has_best else None, path=out_dir)
+    finally:
+        if out_dir is not None and step != saved_step and _weights_finite(model):
+            save("last")
+            if not has_best:
+                save("best")
+
+
+def _weights_finite(model: nn.Module) -> bool:
+    return all(torch.isfinite(p).all() for p in model.parameters())
