@@ -26,6 +26,10 @@ from .. import __version__
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
 WEIGHT_FILES = {"best": "weights.safetensors", "last": "last.safetensors"}
+# Read once at import: os.umask can only be read by setting it, which is not thread-safe
+# while a training thread writes files.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 class ModelFolderError(ValueError):
@@ -37,6 +41,8 @@ def _atomic_write(path: Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        # mkstemp creates owner-only files; give the model the permissions of any new file.
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -89,6 +95,8 @@ def read_model_config(folder: str | Path, kind: str | tuple[str, ...] | None = N
         raise ModelFolderError(f"{path} is corrupt (not valid JSON: {err})") from err
     if not isinstance(config, dict) or "format_version" not in config or "kind" not in config:
         raise ModelFolderError(f"{path} is not a denoise2seg model config (no format_version/kind)")
+    if not isinstance(config["format_version"], int) or isinstance(config["format_version"], bool):
+        raise ModelFolderError(f"{path} is not a denoise2seg model config (format_version {config['format_version']!r})")
     if config["format_version"] > FORMAT_VERSION:
         raise ModelFolderError(
             f"{folder} was written by a newer denoise2seg (format {config['format_version']}, "

@@ -46,6 +46,20 @@ class N2VConfig:
         divisor = 2**self.depth
         if self.patch_size % divisor:
             raise ValueError(f"patch_size {self.patch_size} must be divisible by 2**depth = {divisor}")
+        if self.neighborhood_radius < 1:
+            raise ValueError(f"neighborhood_radius must be >= 1, got {self.neighborhood_radius}")
+        if self.patch_size <= 2 * self.neighborhood_radius:
+            raise ValueError(
+                f"patch_size {self.patch_size} must be larger than the masking window "
+                f"(2 * neighborhood_radius = {2 * self.neighborhood_radius})"
+            )
+        if not 0 <= self.percentile_low < self.percentile_high <= 100:
+            raise ValueError(
+                f"need 0 <= percentile_low < percentile_high <= 100, got {self.percentile_low} and {self.percentile_high}"
+            )
+        # Build both once so that their own checks fail here, when the config is made.
+        self.unet_spec()
+        self.schedule()
         if not 0 < self.masked_fraction < 1:
             raise ValueError(f"masked_fraction must be in (0, 1), got {self.masked_fraction}")
         if self.batch_size < 1:

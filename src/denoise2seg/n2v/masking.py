@@ -27,7 +27,10 @@ def blind_spot_mask(
         Fraction of pixels masked per patch (at least one pixel).
     radius : int
         Neighbours are drawn from the ``(2*radius+1)**ndim`` window, centre excluded;
-        positions outside the patch are mirrored back inside.
+        positions outside the patch are mirrored back inside at the patch border. Where
+        that mirror image is the pixel itself (a pixel ``c`` near the border with offset
+        ``-2c``), the opposite neighbour ``c - offset`` is taken. Patches must be larger
+        than ``2 * radius`` along every axis.
 
     Returns
     -------
@@ -40,6 +43,8 @@ def blind_spot_mask(
     n = patches.shape[0]
     spatial = patches.shape[2:]
     ndim = len(spatial)
+    if radius < 1 or min(spatial) <= 2 * radius:
+        raise ValueError(f"patches {tuple(spatial)} must be larger than 2 * radius = {2 * radius} (radius >= 1) along every axis")
     device = patches.device
     n_pixels = int(torch.tensor(spatial).prod())
     n_masked = max(1, round(fraction * n_pixels))
@@ -51,10 +56,13 @@ def blind_spot_mask(
     choice = torch.randint(0, n_offsets, (n, n_masked), device=device, generator=generator)
     choice = choice + (choice >= n_offsets // 2).long()  # skip the centre of the window
     offsets = torch.stack(torch.unravel_index(choice, (window,) * ndim), dim=-1) - radius
-    sources = coords + offsets
     size = torch.tensor(spatial, device=device)
-    sources = sources.abs()  # mirror at the low edge
+    sources = (coords + offsets).abs()  # mirror at the low edge
     sources = torch.where(sources >= size, 2 * (size - 1) - sources, sources)  # and at the high edge
+    # Mirroring can land on the pixel itself, which would leak its value into the loss.
+    # Then every non-zero offset component points outside, so c - offset lies inside.
+    is_self = (sources == coords).all(dim=-1, keepdim=True)
+    sources = torch.where(is_self, coords - offsets, sources)
     batch_index = torch.arange(n, device=device).view(n, 1).expand(n, n_masked)
     masked = patches.clone()
     # Channels last, so one advanced index moves all channels of a pixel together.
@@ -65,6 +73,12 @@ def blind_spot_mask(
 
 
 def masked_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over the masked pixels only (all channels)."""
+    """Mean squared error over the masked pixels only (all channels).
+
+    ``prediction`` and ``target`` are ``(N, C, *spatial)``, ``mask`` a bool
+    ``(N, 1, *spatial)``. Written as a masked sum rather than boolean indexing, which
+    would force a device synchronisation on every step.
+    """
     mask = mask.expand_as(target)
-    return ((prediction.float() - target.float())[mask] ** 2).mean()
+    squared = (prediction.float() - target.float()) ** 2
+    return torch.where(mask, squared, 0.0).sum() / mask.sum()

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..data.normalization import PercentileNormalizer
-from ..io.model_folder import load_into, read_model_config
+from ..io.model_folder import ModelFolderError, load_into, read_model_config, save_model_folder
 from ..nets import UNet, UNetSpec
 from ..prediction import predict_tiled
 from ..training import choose_device
@@ -37,10 +37,28 @@ class N2VModel:
     def load(cls, folder: str | Path, device: str | torch.device | None = "auto", which: str = "best") -> "N2VModel":
         """Load a model folder written by :func:`denoise2seg.n2v.train_n2v`."""
         record = read_model_config(folder, kind="n2v")
-        net = UNet(UNetSpec.from_dict(record["network"]))
+        try:
+            net = UNet(UNetSpec.from_dict(record["network"]))
+            config = N2VConfig.from_dict(record["config"])
+            normalizer = PercentileNormalizer.from_dict(record["normalization"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise ModelFolderError(f"the config.json of {folder} is incomplete or invalid ({type(err).__name__}: {err})") from err
         load_into(net, folder, which)
         net.to(choose_device(device)).eval()
-        return cls(net, N2VConfig.from_dict(record["config"]), PercentileNormalizer.from_dict(record["normalization"]))
+        return cls(net, config, normalizer)
+
+    def model_record(self) -> dict:
+        """The JSON description written as ``config.json`` of the model folder."""
+        return {
+            "kind": "n2v",
+            "network": self.net.spec.to_dict(),
+            "config": self.config.to_dict(),
+            "normalization": self.normalizer.to_dict(),
+        }
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the model folder (config and weights) that :meth:`load` reads back."""
+        return save_model_folder(folder, self.model_record(), self.net.state_dict())
 
     def predict(self, image: np.ndarray, tile_shape: tuple[int, ...] | None = None) -> np.ndarray:
         """Denoise ``image`` (``ndim`` or ``ndim + 1`` axes), optionally by tiles of ``tile_shape``."""

@@ -66,12 +66,7 @@ class N2VTask(TrainingTask):
         return self.preview_source(self.model)
 
     def model_record(self) -> dict:
-        return {
-            "kind": "n2v",
-            "network": self.model.spec.to_dict(),
-            "config": self.config.to_dict(),
-            "normalization": self.normalizer.to_dict(),
-        }
+        return N2VModel(self.model, self.config, self.normalizer).model_record()
 
 
 class N2VPreview:

@@ -29,6 +29,19 @@ class UNetSpec:
     kernel_size: int = 3
     batch_norm: bool = True
 
+    def __post_init__(self) -> None:
+        if self.ndim not in (2, 3):
+            raise ValueError(f"UNet supports ndim 2 or 3, got {self.ndim}")
+        if self.depth < 1:
+            raise ValueError(f"U-Net depth must be >= 1, got {self.depth}")
+        if self.n_filters < 1 or self.in_channels < 1 or self.out_channels < 1:
+            raise ValueError(
+                f"n_filters, in_channels and out_channels must be >= 1, got "
+                f"{self.n_filters}, {self.in_channels}, {self.out_channels}"
+            )
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd (same-size convolutions), got {self.kernel_size}")
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -56,20 +69,25 @@ class UNetSpec:
         return convs + bottleneck + pooling
 
 
-def _conv_block(spec: UNetSpec, c_in: int, c_out: int) -> nn.Sequential:
+def _conv_block(spec: UNetSpec, c_in: int, c_mid: int, c_out: int) -> nn.Sequential:
+    """Two ``kernel_size`` convolutions ``c_in -> c_mid -> c_out``, each with batch norm and ReLU."""
     conv = nn.Conv2d if spec.ndim == 2 else nn.Conv3d
     norm = nn.BatchNorm2d if spec.ndim == 2 else nn.BatchNorm3d
     layers: list[nn.Module] = []
-    for c in (c_in, c_out):
-        layers.append(conv(c, c_out, spec.kernel_size, padding=spec.kernel_size // 2, bias=not spec.batch_norm))
+    for c_from, c_to in ((c_in, c_mid), (c_mid, c_out)):
+        layers.append(conv(c_from, c_to, spec.kernel_size, padding=spec.kernel_size // 2, bias=not spec.batch_norm))
         if spec.batch_norm:
-            layers.append(norm(c_out))
+            layers.append(norm(c_to))
         layers.append(nn.ReLU(inplace=True))
     return nn.Sequential(*layers)
 
 
 class UNet(nn.Module):
     """U-Net with ``depth`` poolings, ``n_filters * 2**level`` features per level.
+
+    Feature widths follow CSBDeep's ``unet_block`` (the network of N2V and VoidSeg): the
+    bottleneck widens to ``n_filters * 2**depth`` and narrows back to the level above, and
+    each decoder level ``l`` convolves to ``n_filters * 2**l`` then ``n_filters * 2**(l-1)``.
 
     Input ``(N, in_channels, *spatial)`` with each spatial size divisible by
     ``spec.divisor``; output ``(N, out_channels, *spatial)``, linear (no activation).
@@ -81,21 +99,19 @@ class UNet(nn.Module):
         spec = spec or UNetSpec()
         if overrides:
             spec = UNetSpec(**{**spec.to_dict(), **overrides})
-        if spec.ndim not in (2, 3):
-            raise ValueError(f"UNet supports ndim 2 or 3, got {spec.ndim}")
         self.spec = spec
         widths = [spec.n_filters * 2**level for level in range(spec.depth + 1)]
         self.encoder = nn.ModuleList()
         c_in = spec.in_channels
         for level in range(spec.depth):
-            self.encoder.append(_conv_block(spec, c_in, widths[level]))
+            self.encoder.append(_conv_block(spec, c_in, widths[level], widths[level]))
             c_in = widths[level]
-        self.bottleneck = _conv_block(spec, widths[spec.depth - 1], widths[spec.depth - 1])
+        self.bottleneck = _conv_block(spec, widths[spec.depth - 1], widths[spec.depth], widths[spec.depth - 1])
         self.decoder = nn.ModuleList()
         c_below = widths[spec.depth - 1]
         for level in reversed(range(spec.depth)):
             c_out = widths[max(level - 1, 0)]
-            self.decoder.append(_conv_block(spec, c_below + widths[level], c_out))
+            self.decoder.append(_conv_block(spec, c_below + widths[level], widths[level], c_out))
             c_below = c_out
         self.pool = nn.MaxPool2d(2) if spec.ndim == 2 else nn.MaxPool3d(2)
         self.body_channels = c_below
@@ -120,7 +136,7 @@ class UNet(nn.Module):
         if any(s % self.spec.divisor for s in x.shape[2:]):
             raise ValueError(
                 f"spatial shape {tuple(x.shape[2:])} must be divisible by {self.spec.divisor} "
-                f"(2**depth); pad the input or use denoise2seg.predict.predict_tiled"
+                f"(2**depth); pad the input or use denoise2seg.prediction.predict_tiled"
             )
         skips = []
         for block in self.encoder:

@@ -1,0 +1,118 @@
+"""Model folders: atomic writes, and a clear ModelFolderError for every kind of bad folder."""
+
+import json
+
+import pytest
+import torch
+
+from denoise2seg.data.normalization import PercentileNormalizer
+from denoise2seg.io.model_folder import (
+    FORMAT_VERSION,
+    ModelFolderError,
+    load_weights,
+    read_model_config,
+    save_model_folder,
+)
+from denoise2seg.n2v import N2VConfig, N2VModel
+from denoise2seg.nets import UNet
+
+
+@pytest.fixture
+def n2v_folder(tmp_path):
+    config = N2VConfig(depth=1, n_filters=4, patch_size=16)
+    N2VModel(UNet(config.unet_spec()), config, PercentileNormalizer(0.0, 1.0)).save(tmp_path / "model")
+    return tmp_path / "model"
+
+
+def test_folder_holds_config_and_weights_and_no_temporary_files(n2v_folder):
+    names = sorted(p.name for p in n2v_folder.iterdir())
+    assert names == ["config.json", "weights.safetensors"]
+    config = read_model_config(n2v_folder, kind="n2v")
+    assert config["format_version"] == FORMAT_VERSION
+    assert config["network"]["n_filters"] == 4
+    assert set(load_weights(n2v_folder)) == set(UNet(N2VConfig(depth=1, n_filters=4).unet_spec()).state_dict())
+
+
+def test_last_and_best_are_separate_files(tmp_path):
+    save_model_folder(tmp_path, {"kind": "test"}, {"w": torch.zeros(2)}, which="best")
+    save_model_folder(tmp_path, {"kind": "test"}, {"w": torch.ones(2)}, which="last")
+    assert torch.equal(load_weights(tmp_path, "best")["w"], torch.zeros(2))
+    assert torch.equal(load_weights(tmp_path, "last")["w"], torch.ones(2))
+
+
+def _corrupt_config(folder):
+    (folder / "config.json").write_text("{not json")
+
+
+def _truncate_weights(folder):
+    path = folder / "weights.safetensors"
+    path.write_bytes(path.read_bytes()[:100])
+
+
+def _garbage_weights(folder):
+    (folder / "weights.safetensors").write_bytes(b"\x00" * 64)
+
+
+def _remove_weights(folder):
+    (folder / "weights.safetensors").unlink()
+
+
+def _newer_format(folder):
+    config = json.loads((folder / "config.json").read_text())
+    config["format_version"] = FORMAT_VERSION + 1
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+def _other_kind(folder):
+    config = json.loads((folder / "config.json").read_text())
+    config["kind"] = "unet_segmentation"
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+def _foreign_json(folder):
+    (folder / "config.json").write_text(json.dumps({"model_type": "keras", "version": "2"}))
+
+
+def _missing_network(folder):
+    config = json.loads((folder / "config.json").read_text())
+    del config["network"]
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+def _mismatched_network(folder):
+    config = json.loads((folder / "config.json").read_text())
+    config["network"]["n_filters"] = 8
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (_corrupt_config, "corrupt"),
+        (_truncate_weights, "corrupt"),
+        (_garbage_weights, "corrupt"),
+        (_remove_weights, "never saved completely"),
+        (_newer_format, "newer denoise2seg"),
+        (_other_kind, "expected n2v"),
+        (_foreign_json, "not a denoise2seg model config"),
+        (_missing_network, "incomplete or invalid"),
+        (_mismatched_network, "do not fit the network"),
+    ],
+)
+def test_damaged_folder_gives_a_clear_error(n2v_folder, damage, message):
+    damage(n2v_folder)
+    with pytest.raises(ModelFolderError, match=message):
+        N2VModel.load(n2v_folder, device="cpu")
+
+
+def test_folder_without_config_or_missing_folder(tmp_path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "a.tif").write_bytes(b"II*\x00")
+    with pytest.raises(ModelFolderError, match="not a denoise2seg model folder"):
+        N2VModel.load(tmp_path / "images", device="cpu")
+    with pytest.raises(ModelFolderError, match="does not exist"):
+        N2VModel.load(tmp_path / "nowhere", device="cpu")
+
+
+def test_model_folder_error_is_a_value_error():
+    assert issubclass(ModelFolderError, ValueError)

@@ -1,0 +1,79 @@
+"""Tiled prediction equals whole-image prediction; models round-trip through their folder."""
+
+import numpy as np
+import pytest
+import torch
+
+from denoise2seg.data.normalization import PercentileNormalizer
+from denoise2seg.n2v import N2VConfig, N2VModel
+from denoise2seg.nets import UNet, UNetSpec
+from denoise2seg.prediction import predict_tiled
+
+
+def _random_model(ndim: int, seed: int = 0) -> N2VModel:
+    """An untrained N2V model with random weights and non-trivial batch-norm statistics."""
+    torch.manual_seed(seed)
+    config = N2VConfig(ndim=ndim, depth=2, n_filters=4, patch_size=16)
+    net = UNet(config.unet_spec())
+    net.train()
+    with torch.no_grad():
+        for _ in range(3):
+            net(torch.randn(2, 1, *(16,) * ndim) * 3 + 1)
+    net.eval()
+    return N2VModel(net, config, PercentileNormalizer(mi=10.0, ma=200.0))
+
+
+@pytest.mark.parametrize(
+    "shape, tile",
+    [((61, 47), (16, 16)), ((64, 64), (32, 16)), ((33, 100), (20, 36)), ((1, 9), (4, 4))],
+)
+def test_tiled_equals_whole_2d(shape, tile):
+    model = _random_model(2)
+    image = np.random.default_rng(1).uniform(0, 255, shape).astype(np.float32)
+    whole = model.predict(image)
+    tiled = model.predict(image, tile_shape=tile)
+    assert whole.shape == shape and whole.dtype == np.float32
+    np.testing.assert_allclose(tiled, whole, rtol=1e-4, atol=1e-3)
+
+
+def test_tiled_equals_whole_3d():
+    model = _random_model(3)
+    image = np.random.default_rng(2).uniform(0, 255, (13, 30, 21)).astype(np.float32)
+    whole = model.predict(image)
+    np.testing.assert_allclose(model.predict(image, tile_shape=(8, 12, 8)), whole, rtol=1e-4, atol=1e-3)
+
+
+def test_stack_of_2d_frames_is_predicted_frame_by_frame():
+    model = _random_model(2)
+    stack = np.random.default_rng(3).uniform(0, 255, (3, 27, 35)).astype(np.float32)
+    result = model.predict(stack, tile_shape=(16, 16))
+    assert result.shape == stack.shape
+    for frame, denoised in zip(stack, result):
+        np.testing.assert_allclose(denoised, model.predict(frame), rtol=1e-4, atol=1e-3)
+
+
+def test_multichannel_output_tiles_like_the_whole_image():
+    torch.manual_seed(4)
+    net = UNet(UNetSpec(ndim=2, in_channels=2, out_channels=3, depth=2, n_filters=4)).eval()
+    image = np.random.default_rng(4).normal(size=(2, 45, 38)).astype(np.float32)
+    spec = net.spec
+    whole = predict_tiled(net, image, divisor=spec.divisor, halo=spec.receptive_radius)
+    tiled = predict_tiled(net, image, divisor=spec.divisor, halo=spec.receptive_radius, tile_shape=(12, 12))
+    assert whole.shape == (3, 45, 38)
+    np.testing.assert_allclose(tiled, whole, rtol=1e-4, atol=1e-4)
+
+
+def test_save_load_round_trip_gives_identical_predictions(tmp_path):
+    model = _random_model(2)
+    model.save(tmp_path / "model")
+    loaded = N2VModel.load(tmp_path / "model", device="cpu")
+    image = np.random.default_rng(5).uniform(0, 255, (40, 52)).astype(np.float32)
+    assert loaded.config == model.config
+    assert loaded.normalizer == model.normalizer
+    np.testing.assert_array_equal(loaded.predict(image), model.predict(image))
+
+
+@pytest.mark.parametrize("image", [np.zeros((4, 5, 6, 7)), np.zeros(10), np.full((8, 8), np.nan), np.zeros((0, 8))])
+def test_predict_rejects_bad_images(image):
+    with pytest.raises(ValueError):
+        _random_model(2).predict(image)
