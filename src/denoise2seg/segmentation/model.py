@@ -1,0 +1,160 @@
+"""A trained segmentation model: its network, input pipeline (normalise, maybe denoise) and thresholds."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data.normalization import PercentileNormalizer
+from ..io.model_folder import ModelFolderError, load_into, read_model_config, save_model_folder
+from ..n2v import N2VModel
+from ..prediction import predict_tiled
+from ..training import choose_device
+from ..validation import check_image
+from .config import SegmentationConfig
+from .networks import build_network, receptive_radius
+from .star_convex import instances_from_stardist
+from .three_class import instances_from_probabilities
+
+KIND = "segmentation"
+N2V_SUBFOLDER = "n2v"
+# Used until thresholds are optimised on validation data (stardist's own defaults for StarDist).
+DEFAULT_THRESHOLDS = {"unet": {"prob_thresh": 0.5}, "stardist": {"prob_thresh": 0.5, "nms_thresh": 0.4}}
+
+
+def n2v_record(n2v: N2VModel) -> dict:
+    """The config.json record of an N2V model (as written by N2V training)."""
+    return {
+        "kind": "n2v",
+        "network": n2v.net.spec.to_dict(),
+        "config": n2v.config.to_dict(),
+        "normalization": n2v.normalizer.to_dict(),
+    }
+
+
+def store_n2v(n2v: N2VModel, source: str | Path | None, folder: Path) -> None:
+    """Put the N2V model into ``folder/n2v``: a copy of its model folder, or written from memory."""
+    target = folder / N2V_SUBFOLDER
+    if source is not None and Path(source).resolve() == target.resolve():
+        return
+    if target.exists():
+        shutil.rmtree(target)
+    if source is not None:
+        shutil.copytree(source, target)
+    else:
+        save_model_folder(target, n2v_record(n2v), n2v.net.state_dict(), which="best")
+
+
+class SegmentationModel:
+    """A VoidSeg segmentation model (3-class U-Net or StarDist, any scheme).
+
+    ``predict`` takes a 2D image or a stack of 2D frames ``(T, Y, X)`` in the units of
+    the training data and returns int32 instance labels of the same shape. For the
+    sequential schemes the carried N2V model denoises the input first.
+    """
+
+    def __init__(
+        self,
+        net: torch.nn.Module,
+        config: SegmentationConfig,
+        normalizer: PercentileNormalizer,
+        thresholds: dict | None = None,
+        n2v: N2VModel | None = None,
+    ) -> None:
+        if config.denoises_input and n2v is None:
+            raise ValueError(f"scheme {config.scheme!r} needs the N2V model that denoises its input")
+        self.net = net
+        self.config = config
+        self.normalizer = normalizer
+        self.thresholds = dict(thresholds or DEFAULT_THRESHOLDS[config.method])
+        self.n2v = n2v
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
+    @classmethod
+    def load(cls, folder: str | Path, device: str | torch.device | None = "auto", which: str = "best") -> "SegmentationModel":
+        """Load a model folder written by :func:`denoise2seg.segmentation.train_segmentation`."""
+        folder = Path(folder)
+        record = read_model_config(folder, kind=KIND)
+        try:
+            config = SegmentationConfig.from_dict(record["config"])
+            normalizer = PercentileNormalizer.from_dict(record["normalization"])
+            thresholds = dict(record["thresholds"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise ModelFolderError(f"the config.json of {folder} is incomplete or invalid ({type(err).__name__}: {err})") from err
+        torch_device = choose_device(device)
+        net = build_network(config)
+        load_into(net, folder, which)
+        net.to(torch_device).eval()
+        n2v = None
+        if config.denoises_input:
+            if not (folder / N2V_SUBFOLDER).is_dir():
+                raise ModelFolderError(f"{folder} is a {config.scheme} model but lacks its N2V model in {N2V_SUBFOLDER}/")
+            n2v = N2VModel.load(folder / N2V_SUBFOLDER, device=torch_device)
+        return cls(net, config, normalizer, thresholds, n2v)
+
+    def record(self) -> dict:
+        """The config.json record of this model."""
+        return {
+            "kind": KIND,
+            "method": self.config.method,
+            "scheme": self.config.scheme,
+            "network": self.net.spec.to_dict(),
+            "config": self.config.to_dict(),
+            "normalization": self.normalizer.to_dict(),
+            "thresholds": self.thresholds,
+            "n2v_folder": N2V_SUBFOLDER if self.config.uses_n2v else None,
+        }
+
+    def network_input(self, frame: np.ndarray, tile_shape: tuple[int, int] | None = None) -> np.ndarray:
+        """The normalised (and, for sequential schemes, N2V-denoised) 2D frame the network sees."""
+        if self.config.denoises_input:
+            return self.n2v.normalizer.normalize(self.n2v.predict(frame, tile_shape))
+        return self.normalizer.normalize(frame)
+
+    def raw_output(self, network_input: np.ndarray, tile_shape: tuple[int, int] | None = None) -> np.ndarray:
+        """Class probabilities ``(3, Y, X)`` (U-Net) or probability + distances ``(1 + n_rays, Y, X)`` (StarDist)."""
+        was_training = self.net.training
+        self.net.eval()
+        try:
+            output = predict_tiled(
+                self.net,
+                network_input[None],
+                divisor=self.net.spec.divisor,
+                halo=receptive_radius(self.net),
+                tile_shape=tile_shape,
+                device=self.device,
+            )
+        finally:
+            self.net.train(was_training)
+        if self.config.method == "unet":
+            logits = torch.from_numpy(output[:3])
+            return torch.softmax(logits, dim=0).numpy()
+        output[0] = 1.0 / (1.0 + np.exp(-output[0]))
+        return output
+
+    def instances(self, output: np.ndarray, **thresholds: float) -> np.ndarray:
+        """Instance labels from :meth:`raw_output`, with the model's thresholds unless overridden."""
+        chosen = {**self.thresholds, **thresholds}
+        if self.config.method == "unet":
+            return instances_from_probabilities(output, chosen["prob_thresh"])
+        return instances_from_stardist(output[0], output[1:], chosen["prob_thresh"], chosen["nms_thresh"])
+
+    def predict_probabilities(self, image: np.ndarray, tile_shape: tuple[int, int] | None = None) -> np.ndarray:
+        """Per-pixel outputs of a 2D image ``(C, Y, X)`` or a stack ``(T, C, Y, X)``; see :meth:`raw_output`."""
+        image = check_image(image, ndim=(2, 3))
+        if image.ndim == 3:
+            return np.stack([self.predict_probabilities(frame, tile_shape) for frame in image])
+        return self.raw_output(self.network_input(image, tile_shape), tile_shape)
+
+    def predict(self, image: np.ndarray, tile_shape: tuple[int, int] | None = None) -> np.ndarray:
+        """Instance labels (int32, 0 = background) of a 2D image or of each frame of a ``(T, Y, X)`` stack."""
+        image = check_image(image, ndim=(2, 3))
+        if image.ndim == 3:
+            return np.stack([self.predict(frame, tile_shape) for frame in image])
+        return self.instances(self.predict_probabilities(image, tile_shape))

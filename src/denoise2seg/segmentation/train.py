@@ -1,0 +1,147 @@
+"""Segmentation training entry point: check the input, apply the scheme, run the loop, choose thresholds."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from ..data.normalization import PercentileNormalizer
+from ..io.model_folder import load_into, save_model_folder
+from ..n2v import N2VModel
+from ..training import TrainingEvent, choose_device, run_training
+from ..validation import check_image
+from .annotations import AnnotatedFrame, collect_annotated_frames, frames_of, split_frames
+from .config import SegmentationConfig
+from .model import SegmentationModel, store_n2v
+from .networks import build_network, init_from_n2v
+from .star_convex import stardist_targets
+from .task import SegmentationTask
+from .thresholds import optimise_stardist_thresholds, optimise_unet_threshold
+from .three_class import three_class_targets
+
+
+def _targets(frame: AnnotatedFrame, config: SegmentationConfig) -> np.ndarray:
+    if config.method == "unet":
+        return three_class_targets(frame.labels, frame.valid)[None]
+    return stardist_targets(frame.labels, config.n_rays, frame.valid)
+
+
+def _network_inputs(model: SegmentationModel, frames: list[AnnotatedFrame]) -> list[np.ndarray]:
+    """Inputs of the annotated crops; denoising sees the whole frame (no artefacts at crop edges)."""
+    inputs = []
+    for frame in frames:
+        inputs.append(model.network_input(frame.frame)[frame.crop][None].astype(np.float32))
+    return inputs
+
+
+def _resolve_n2v(config: SegmentationConfig, n2v_model, device: torch.device) -> tuple[N2VModel | None, Path | None]:
+    if not config.uses_n2v:
+        return None, None
+    if n2v_model is None:
+        raise ValueError(
+            f"scheme {config.scheme!r} needs a trained N2V model: pass n2v_model (an N2VModel or its model folder), "
+            "or use scheme 'baseline'"
+        )
+    if isinstance(n2v_model, N2VModel):
+        n2v_model.net.to(device)
+        return n2v_model, None
+    return N2VModel.load(n2v_model, device=device), Path(n2v_model)
+
+
+def train_segmentation(
+    images,
+    labels,
+    config: SegmentationConfig | None = None,
+    *,
+    n2v_model: N2VModel | str | Path | None = None,
+    out_dir: str | Path | None = None,
+    device: str | torch.device | None = "auto",
+    preview_image: np.ndarray | None = None,
+    preview_every: int = 0,
+    validation: tuple | None = None,
+) -> Iterator[TrainingEvent]:
+    """Train a VoidSeg segmentation model and yield training events.
+
+    Parameters
+    ----------
+    images : array or list of arrays
+        2D images or stacks of 2D frames ``(T, Y, X)``, in raw units.
+    labels : array or list of arrays
+        Instance masks of the same shapes (0 = background; ``None`` for an unannotated
+        image). A frame without objects is unannotated; inside an annotated frame only
+        the bounding box of its objects grown by ``config.annotation_margin`` counts.
+    config : SegmentationConfig
+        Method, scheme and training settings (paper defaults when omitted).
+    n2v_model : N2VModel or path, optional
+        The trained N2V model; required by every scheme except ``"baseline"``. Its
+        normalisation is used, and a copy of it is stored in ``out_dir/n2v``.
+    out_dir : path, optional
+        Model folder to write; a new temporary folder when omitted. The final
+        ``"done"`` event carries its path.
+    device : str
+        ``"auto"``, ``"cuda"``, ``"mps"`` or ``"cpu"``.
+    preview_image : 2D array, optional
+        Segmented for ``"preview"`` events (int32 instance labels).
+    validation : (images, labels), optional
+        Separate annotated data for the validation loss and the threshold choice;
+        otherwise part of the annotated frames is held out (see
+        :class:`SegmentationConfig`).
+
+    After the last epoch the best weights are reloaded and the post-processing
+    thresholds that maximise AP on the validation frames are stored in the folder.
+    Bad input (mismatched shapes, no annotated frame, a finetune scheme with StarDist,
+    a missing N2V model) raises ``ValueError`` before anything trains.
+    """
+    config = config or SegmentationConfig()
+    frames = collect_annotated_frames(images, labels, margin=config.annotation_margin, patch_shape=config.patch_shape)
+    if validation is not None:
+        val_frames = collect_annotated_frames(*validation, margin=config.annotation_margin, patch_shape=(1, 1))
+        train_frames = frames
+    else:
+        train_frames, val_frames = split_frames(frames, config.validation_fraction, config.min_frames_for_split, config.seed)
+    if preview_image is not None:
+        preview_image = check_image(preview_image, ndim=2, name="preview image")
+    torch_device = choose_device(device)
+    n2v, n2v_source = _resolve_n2v(config, n2v_model, torch_device)
+    if n2v is not None:
+        normalizer = n2v.normalizer
+    else:
+        all_frames = [frame for frame, _ in frames_of(images)]
+        normalizer = PercentileNormalizer.fit(all_frames, config.percentile_low, config.percentile_high)
+    if config.seed is not None:
+        torch.manual_seed(config.seed)
+    net = build_network(config)
+    if config.finetunes:
+        init_from_n2v(net, n2v.net)
+    net.to(torch_device)
+    model = SegmentationModel(net, config, normalizer, n2v=n2v if config.denoises_input else None)
+    out_dir = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="denoise2seg-segmentation-"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if n2v is not None:
+        store_n2v(n2v, n2v_source, out_dir)
+
+    val_inputs = _network_inputs(model, val_frames)
+    task = SegmentationTask(
+        model,
+        _network_inputs(model, train_frames),
+        [_targets(f, config) for f in train_frames],
+        val_inputs,
+        [_targets(f, config) for f in val_frames],
+        preview_input=model.network_input(preview_image) if preview_image is not None else None,
+    )
+    for event in run_training(task, config.schedule(), out_dir=out_dir, preview_every=preview_every):
+        if event.kind == "done":
+            load_into(net, out_dir, "best")
+            outputs = [model.raw_output(x[0]) for x in val_inputs]
+            labels_val = [f.labels for f in val_frames]
+            valid_val = [f.valid for f in val_frames]
+            if config.method == "unet":
+                model.thresholds = optimise_unet_threshold(outputs, labels_val, valid_val)
+            else:
+                model.thresholds = optimise_stardist_thresholds(outputs, labels_val, valid_val)
+            save_model_folder(out_dir, model.record(), net.state_dict(), which="best")
+        yield event
