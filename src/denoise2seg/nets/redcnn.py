@@ -43,7 +43,7 @@ class REDCNNSpec:
 class REDCNN(nn.Module):
     """RED-CNN: input ``(N, channels, H, W)``, output of the same shape.
 
-    Any ``H, W >= 4 * (kernel_size - 1) + 1`` works: the valid convolutions and the
+    Any ``H, W >= 5 * (kernel_size - 1) + 1`` (21 for 5x5) works: the valid convolutions and the
     transposed convolutions undo each other's size change exactly.
     """
 
@@ -61,7 +61,7 @@ class REDCNN(nn.Module):
         self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        minimum = 4 * (self.spec.kernel_size - 1) + 1
+        minimum = 5 * (self.spec.kernel_size - 1) + 1
         if min(x.shape[-2:]) < minimum:
             raise ValueError(f"RED-CNN needs images of at least {minimum}x{minimum} pixels, got {tuple(x.shape[-2:])}")
         shortcut_input = x

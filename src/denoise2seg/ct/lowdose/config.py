@@ -52,8 +52,8 @@ class PatchTrainingConfig:
 
     def __post_init__(self) -> None:
         self.scale_range = tuple(float(s) for s in self.scale_range)
-        if self.patch_size < 17:
-            raise ValueError(f"patch_size must be at least 17 (RED-CNN's valid convolutions), got {self.patch_size}")
+        if self.patch_size < 21:
+            raise ValueError(f"patch_size must be at least 21 (RED-CNN's valid convolutions), got {self.patch_size}")
         if not 0 < self.scale_range[0] <= self.scale_range[1]:
             raise ValueError(f"scale_range must be (low, high) with 0 < low <= high, got {self.scale_range}")
         if self.batch_size < 1:
