@@ -12,7 +12,7 @@ import sys
 
 from .. import __version__
 
-COMMAND_GROUPS = ["n2v", "demo"]
+COMMAND_GROUPS = ["n2v", "demo", "pseudo_ct"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
+    except (ValueError, FileNotFoundError, RuntimeError, FloatingPointError) as err:
         print(f"denoise2seg: error: {err}", file=sys.stderr)
         return 2
 

@@ -221,14 +221,52 @@ def save_subject(subject: LowDoseSubject, folder: str | Path) -> Path:
     return folder
 
 
-def load_subject(folder: str | Path) -> LowDoseSubject:
-    """Read a subject folder written by :func:`save_subject` (or by hand with the same file names)."""
+#: File names tried, in order, for each image of a subject folder.
+SUBJECT_SUFFIXES = (".tif", ".tiff", ".nii.gz", ".nii", "")
+
+
+def read_scan(path: str | Path) -> tuple[np.ndarray, float]:
+    """Read a scan in HU: a TIFF (values taken as HU), a NIfTI file, a DICOM file or a DICOM series folder.
+
+    Returns ``(hu, pixel_size_mm)`` with ``hu`` ``(N, H, W)`` float32; TIFFs carry no
+    spacing and get 1 mm.
+    """
     import tifffile
 
+    from ..volumes import read_volume
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
+    if path.suffix.lower() in (".tif", ".tiff"):
+        hu = np.asarray(tifffile.imread(path), dtype=np.float32)
+        return (hu[None] if hu.ndim == 2 else hu), 1.0
+    volume = read_volume(path)
+    return volume.hu, float(volume.spacing[1])
+
+
+def _find(folder: Path, stem: str) -> Path | None:
+    for suffix in SUBJECT_SUFFIXES:
+        candidate = folder / f"{stem}{suffix}"
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def load_subject(folder: str | Path) -> LowDoseSubject:
+    """Read a subject folder: ``low_dose`` and ``normal_dose`` (and optionally ``low_dose_repeat``) scans.
+
+    Each is a ``.tif``/``.tiff`` stack in HU (as :func:`save_subject` writes), a NIfTI
+    file (``.nii``/``.nii.gz``) or a folder holding a DICOM series, all of one shape.
+    """
     folder = Path(folder)
-    low_path, normal_path = folder / "low_dose.tif", folder / "normal_dose.tif"
-    if not (low_path.is_file() and normal_path.is_file()):
-        raise FileNotFoundError(f"{folder} must hold low_dose.tif and normal_dose.tif (HU, same shape)")
-    repeat_path = folder / "low_dose_repeat.tif"
-    repeat = tifffile.imread(repeat_path) if repeat_path.is_file() else None
-    return subject_from_arrays(folder.name, tifffile.imread(low_path), tifffile.imread(normal_path), repeat)
+    low_path, normal_path = _find(folder, "low_dose"), _find(folder, "normal_dose")
+    if low_path is None or normal_path is None:
+        raise FileNotFoundError(
+            f"{folder} must hold a low_dose and a normal_dose scan (.tif, .nii.gz, .nii or a DICOM folder) of one shape, in HU"
+        )
+    low, pixel_size = read_scan(low_path)
+    normal, _ = read_scan(normal_path)
+    repeat_path = _find(folder, "low_dose_repeat")
+    repeat = read_scan(repeat_path)[0] if repeat_path is not None else None
+    return subject_from_arrays(folder.name, low, normal, repeat, pixel_size)
