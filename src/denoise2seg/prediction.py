@@ -50,6 +50,8 @@ def predict_tiled(
     border, where the whole-image prediction sees the same zero padding.
     """
     spatial = image.shape[1:]
+    if tile_shape is not None and (len(tile_shape) != len(spatial) or min(tile_shape) < 1):
+        raise ValueError(f"tile_shape must give {len(spatial)} sizes >= 1 (one per spatial axis), got {tuple(tile_shape)}")
     padded_shape = [int(np.ceil(s / divisor) * divisor) for s in spatial]
     pad = [(0, 0)] + [(0, p - s) for s, p in zip(spatial, padded_shape)]
     padded = np.pad(image, pad, mode="reflect" if all(s > 1 for s in spatial) else "edge")

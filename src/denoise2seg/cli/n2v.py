@@ -1,0 +1,104 @@
+"""``denoise2seg n2v train`` and ``denoise2seg n2v predict``: Noise2Void on TIFF files."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import tifffile
+
+from ..n2v import N2VConfig, N2VModel, train_n2v
+from .progress import consume_with_progress
+
+_DEFAULTS = N2VConfig()
+
+
+def add_training_options(parser: argparse.ArgumentParser, defaults: N2VConfig = _DEFAULTS) -> None:
+    """Options shared by ``n2v train`` and ``demo``: schedule, network and device."""
+    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="training epochs (default %(default)s)")
+    parser.add_argument("--steps", type=int, default=defaults.steps_per_epoch, help="steps per epoch (default %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="patches per step (default %(default)s)")
+    parser.add_argument(
+        "--patch-size", type=int, default=None, help="patch edge in pixels (default 64 in 2D, 32 in 3D)"
+    )
+    parser.add_argument("--depth", type=int, default=defaults.depth, help="U-Net depth (default %(default)s)")
+    parser.add_argument("--n-filters", type=int, default=defaults.n_filters, help="initial feature maps (default %(default)s)")
+    parser.add_argument("--lr", type=float, default=defaults.learning_rate, help="initial learning rate (default %(default)s)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cuda, cuda:N, mps or cpu (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default: a fresh one)")
+
+
+def config_from_args(args: argparse.Namespace, ndim: int = 2) -> N2VConfig:
+    return N2VConfig(
+        ndim=ndim,
+        patch_size=args.patch_size,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        steps_per_epoch=args.steps,
+        learning_rate=args.lr,
+        depth=args.depth,
+        n_filters=args.n_filters,
+        seed=args.seed,
+    )
+
+
+def read_tiffs(paths: list[Path]) -> list:
+    images = []
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"image file {path} does not exist")
+        try:
+            images.append(tifffile.imread(path))
+        except tifffile.TiffFileError as err:
+            raise ValueError(f"{path} is not a readable TIFF file ({err})") from err
+    return images
+
+
+def _train(args: argparse.Namespace) -> int:
+    config = config_from_args(args, ndim=args.ndim)
+    images = read_tiffs(args.images)
+    events = train_n2v(images, config, out_dir=args.out, device=args.device)
+    last = consume_with_progress(events, description="N2V training")
+    best = f"{last.val_loss:.5g}" if last is not None and last.val_loss is not None else "n/a"
+    print(f"model written to {args.out} (best validation loss {best})")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    model = N2VModel.load(args.model, device=args.device)
+    images = read_tiffs(args.images)
+    args.out.mkdir(parents=True, exist_ok=True)
+    tile_shape = (args.tile,) * model.config.ndim if args.tile else None
+    for path, image in zip(args.images, images):
+        denoised = model.predict(image, tile_shape=tile_shape)
+        target = args.out / f"{path.stem}_n2v.tif"
+        tifffile.imwrite(target, denoised)
+        print(f"{path} -> {target}")
+    return 0
+
+
+def register(subparsers) -> None:
+    group = subparsers.add_parser("n2v", help="train Noise2Void on noisy images, or denoise images with a trained model")
+    commands = group.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser(
+        "train",
+        help="train a Noise2Void model on noisy TIFF images",
+        description="Train Noise2Void (Krull et al. 2019) on all given noisy images; defaults are the VoidSeg paper's.",
+    )
+    train.add_argument("images", nargs="+", type=Path, metavar="IMAGES", help="noisy TIFF images (2D, 3D, or stacks)")
+    train.add_argument("--out", type=Path, required=True, metavar="MODEL_DIR", help="model folder to write")
+    train.add_argument(
+        "--ndim", type=int, choices=(2, 3), default=2,
+        help="spatial axes of one sample; an image with one more axis is a stack (default %(default)s)",
+    )
+    add_training_options(train)
+    train.set_defaults(func=_train)
+
+    predict = commands.add_parser("predict", help="denoise TIFF images with a trained Noise2Void model")
+    predict.add_argument("model", type=Path, metavar="MODEL_DIR", help="model folder written by 'n2v train'")
+    predict.add_argument("images", nargs="+", type=Path, metavar="IMAGES", help="TIFF images to denoise")
+    predict.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for <name>_n2v.tif results")
+    predict.add_argument("--tile", type=int, default=None, help="tile edge in pixels for large images (default: whole image)")
+    predict.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu (default %(default)s)")
+    predict.set_defaults(func=_predict)

@@ -1,0 +1,69 @@
+"""The ``denoise2seg n2v train/predict`` and ``demo`` commands, driven through ``main``."""
+
+import numpy as np
+import pytest
+import tifffile
+
+from denoise2seg.cli.main import main
+from denoise2seg.n2v import N2VModel
+
+TINY = ["--epochs", "1", "--steps", "2", "--batch-size", "4", "--patch-size", "16", "--depth", "1", "--n-filters", "4", "--seed", "0", "--device", "cpu"]
+
+
+@pytest.fixture
+def noisy_tiffs(tmp_path):
+    rng = np.random.default_rng(0)
+    paths = []
+    for name, shape in [("a.tif", (40, 44)), ("b.tif", (2, 32, 36))]:
+        path = tmp_path / name
+        tifffile.imwrite(path, rng.normal(100, 20, shape).astype(np.float32))
+        paths.append(path)
+    return paths
+
+
+def test_train_then_predict(tmp_path, noisy_tiffs, capsys):
+    model_dir = tmp_path / "model"
+    assert main(["n2v", "train", *map(str, noisy_tiffs), "--out", str(model_dir), *TINY]) == 0
+    assert "model written to" in capsys.readouterr().out
+    model = N2VModel.load(model_dir, device="cpu")
+    assert model.config.n_filters == 4 and model.config.steps_per_epoch == 2
+
+    out = tmp_path / "denoised"
+    assert main(["n2v", "predict", str(model_dir), *map(str, noisy_tiffs), "--out", str(out), "--tile", "16", "--device", "cpu"]) == 0
+    for path in noisy_tiffs:
+        image = tifffile.imread(path)
+        denoised = tifffile.imread(out / f"{path.stem}_n2v.tif")
+        assert denoised.shape == image.shape
+        np.testing.assert_allclose(denoised, model.predict(image), rtol=1e-4, atol=1e-2)
+
+
+def test_demo_prints_psnr_and_ssim_and_writes_model_and_image(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--sigma", "20", "--out", str(out), *TINY]) == 0
+    printed = capsys.readouterr().out
+    assert "PSNR (dB)" in printed and "SSIM" in printed and "data_range 255" in printed
+    rows = {line.split()[0]: line.split()[1:] for line in printed.splitlines() if line.startswith(("noisy", "denoised"))}
+    assert float(rows["noisy"][0]) == pytest.approx(22.1, abs=0.3)  # sigma 20 on the 0-255 scale
+    assert tifffile.imread(out / "denoised.tif").shape == (512, 512)
+    assert N2VModel.load(out / "model", device="cpu").config.ndim == 2
+
+
+def test_errors_are_reported_without_a_traceback(tmp_path, noisy_tiffs, capsys):
+    assert main(["n2v", "train", str(tmp_path / "missing.tif"), "--out", str(tmp_path / "m"), *TINY]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+    not_tiff = tmp_path / "notes.tif"
+    not_tiff.write_text("hello")
+    assert main(["n2v", "train", str(not_tiff), "--out", str(tmp_path / "m"), *TINY]) == 2
+    assert "not a readable TIFF" in capsys.readouterr().err
+
+    assert main(["n2v", "train", str(noisy_tiffs[0]), "--out", str(tmp_path / "m"), *TINY[:-2], "--device", "cuda:99"]) == 2
+    assert "cuda" in capsys.readouterr().err
+
+    assert main(["n2v", "predict", str(tmp_path), str(noisy_tiffs[0]), "--out", str(tmp_path / "o")]) == 2
+    assert "not a denoise2seg model folder" in capsys.readouterr().err
+
+    volume = tmp_path / "volume.tif"
+    tifffile.imwrite(volume, np.zeros((2, 2, 20, 20), dtype=np.float32))
+    assert main(["n2v", "train", str(volume), "--out", str(tmp_path / "m"), *TINY]) == 2
+    assert "must be 2D or 3D" in capsys.readouterr().err
