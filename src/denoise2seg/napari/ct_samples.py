@@ -1,0 +1,23 @@
+"""CT sample data for napari: simulated low-dose / normal-dose pairs from real CT slices."""
+
+from __future__ import annotations
+
+from ..ct.lowdose.subjects import read_bundled_scan, resample_to_size, simulate_subject
+from ..ct.windowing import MEDIASTINUM
+
+
+def lowdose_ct_pair():
+    """A head scan simulated at low and normal dose (2 slices, 256x256, HU).
+
+    The anatomy is the real axial head slice of pydicom's test file
+    ``J2K_pixelrep_mismatch.dcm`` (deformed per slice); the doses are the defaults of
+    :class:`~denoise2seg.ct.lowdose.DoseSimulation`. Shown in a soft-tissue window.
+    """
+    scan = resample_to_size(read_bundled_scan("head_a"), 256)
+    subject = simulate_subject(scan, "head", n_slices=2, seed=0, repeats=1)
+    pixel = subject.pixel_size_mm
+    common = {"colormap": "gray", "contrast_limits": (MEDIASTINUM.low, MEDIASTINUM.high), "scale": (1.0, pixel, pixel)}
+    return [
+        (subject.low_dose, {"name": "low dose (simulated)", **common}, "image"),
+        (subject.normal_dose, {"name": "normal dose (simulated)", **common}, "image"),
+    ]
