@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import tifffile
 
+import denoise2seg.cli.n2v as cli_n2v
 from denoise2seg.cli.main import main
-from denoise2seg.n2v import N2VModel
+from denoise2seg.n2v import N2VModel, train_n2v
 
 TINY = ["--epochs", "1", "--steps", "2", "--batch-size", "4", "--patch-size", "16", "--depth", "1", "--n-filters", "4", "--seed", "0", "--device", "cpu"]
 
@@ -67,3 +68,19 @@ def test_errors_are_reported_without_a_traceback(tmp_path, noisy_tiffs, capsys):
     tifffile.imwrite(volume, np.zeros((2, 2, 20, 20), dtype=np.float32))
     assert main(["n2v", "train", str(volume), "--out", str(tmp_path / "m"), *TINY]) == 2
     assert "must be 2D or 3D" in capsys.readouterr().err
+
+
+def test_ctrl_c_during_training_keeps_a_loadable_model(tmp_path, noisy_tiffs, monkeypatch, capsys):
+    def interrupted_after_three_steps(*args, **kwargs):
+        for event in train_n2v(*args, **kwargs):
+            yield event
+            if event.kind == "step" and event.step == 3:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_n2v, "train_n2v", interrupted_after_three_steps)
+    args = ["n2v", "train", str(noisy_tiffs[0]), "--out", str(tmp_path / "m"), *TINY, "--epochs", "3", "--steps", "4"]
+    assert main(args) == 130
+    assert "training stopped" in capsys.readouterr().err
+    image = tifffile.imread(noisy_tiffs[0])
+    assert np.isfinite(N2VModel.load(tmp_path / "m", device="cpu", which="last").predict(image)).all()
+    assert np.isfinite(N2VModel.load(tmp_path / "m", device="cpu").predict(image)).all()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 import tifffile
 
 from ..data.samples import NOISE_LEVELS, noisy_nuclei_2d
@@ -25,14 +26,25 @@ DEMO_DEFAULTS = N2VConfig(n_filters=16, batch_size=32, epochs=15, steps_per_epoc
 DATA_RANGE = 255.0
 
 
+def denoise_sample(
+    sigma: float, config: N2VConfig, model_dir: Path, device: str = "auto"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train N2V on the DSB sample at noise ``sigma`` (progress bar), return ``(noisy, clean, denoised)``.
+
+    The best model (lowest validation loss) is written to ``model_dir`` and denoises
+    the image it was trained on, as in VoidSeg, where N2V sees all available images.
+    """
+    noisy, clean, _ = noisy_nuclei_2d(sigma)
+    consume_with_progress(train_n2v(noisy, config, out_dir=model_dir, device=device), description=f"N2V sigma {sigma:g}")
+    denoised = N2VModel.load(model_dir, device=device).predict(noisy)
+    return noisy, clean, denoised
+
+
 def _demo(args: argparse.Namespace) -> int:
-    noisy, clean, _ = noisy_nuclei_2d(args.sigma)
-    config = config_from_args(args)
     out = args.out
     model_dir = out / "model"
-    print(f"Noise2Void on the DSB2018 nuclei sample {noisy.shape} with Gaussian noise sigma {args.sigma:g}")
-    consume_with_progress(train_n2v(noisy, config, out_dir=model_dir, device=args.device), description="N2V training")
-    denoised = N2VModel.load(model_dir, device=args.device).predict(noisy)
+    print(f"Noise2Void on the DSB2018 nuclei sample (512x512) with Gaussian noise sigma {args.sigma:g}")
+    noisy, clean, denoised = denoise_sample(args.sigma, config_from_args(args), model_dir, args.device)
     tifffile.imwrite(out / "noisy.tif", noisy)
     tifffile.imwrite(out / "denoised.tif", denoised)
     before = denoising_scores(clean, noisy, DATA_RANGE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import tifffile
@@ -58,7 +59,11 @@ def _train(args: argparse.Namespace) -> int:
     config = config_from_args(args, ndim=args.ndim)
     images = read_tiffs(args.images)
     events = train_n2v(images, config, out_dir=args.out, device=args.device)
-    last = consume_with_progress(events, description="N2V training")
+    try:
+        last = consume_with_progress(events, description="N2V training")
+    except KeyboardInterrupt:
+        print(f"training stopped; the model trained so far is in {args.out}", file=sys.stderr)
+        return 130
     best = f"{last.val_loss:.5g}" if last is not None and last.val_loss is not None else "n/a"
     print(f"model written to {args.out} (best validation loss {best})")
     return 0
