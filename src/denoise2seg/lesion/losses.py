@@ -1,0 +1,34 @@
+"""The LADP pretraining and finetuning losses."""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+from monai.losses import FocalLoss
+
+from .config import FinetuneConfig
+
+
+def noise_prediction_loss(predicted: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """L2 loss between the predicted and the true noise ``W`` (LADP Eq. 6), mean over pixels."""
+    return F.mse_loss(predicted.float(), noise)
+
+
+def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
+    """``1 - soft Dice`` of ``sigmoid(logits)`` and ``target`` over the whole batch.
+
+    Pooling the batch keeps lesion-free slices (frequent in brain MRI) from making the
+    per-slice Dice undefined; ``eps`` smooths it.
+    """
+    prob = torch.sigmoid(logits.float())
+    intersection = (prob * target).sum()
+    return 1.0 - (2.0 * intersection + eps) / (prob.sum() + target.sum() + eps)
+
+
+def segmentation_loss(logits: torch.Tensor, target: torch.Tensor, config: FinetuneConfig) -> torch.Tensor:
+    """``BCE + Dice + 3 x Focal`` (LADP Eq. 7; weights from ``config``) of logits and 0/1 targets."""
+    logits = logits.float()
+    bce = F.binary_cross_entropy_with_logits(logits, target)
+    # MONAI's sigmoid focal loss (Lin et al. 2017) wants a channel axis.
+    focal = FocalLoss(gamma=config.focal_gamma)(logits[:, None], target[:, None])
+    return config.bce_weight * bce + config.dice_weight * soft_dice_loss(logits, target) + config.focal_weight * focal

@@ -1,0 +1,157 @@
+"""Train lesion segmenters: optional LADP/DDP self-pretraining, then finetuning; one model or an ensemble."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from ..nets import UNet, UNetSpec
+from ..training import Schedule, TrainingEvent, choose_device, run_training
+from .cases import LesionCase, normalize_case
+from .config import PRETRAINING_MODES, FinetuneConfig, PretrainConfig, PretrainingMode
+from .model import predict_probability, write_ensemble_folder
+from .slices import SliceSet, split_slices
+from .tasks import FinetuneTask, PretrainTask
+
+# Share of training slices held out for validation when no validation cases are given.
+VALIDATION_FRACTION = 0.1
+
+
+@dataclass
+class LADPEvent(TrainingEvent):
+    """A training event of one phase of one ensemble member.
+
+    ``step`` and ``total_steps`` count over the whole run (every member, both phases),
+    so one progress bar covers it; ``phase`` is ``"pretrain"`` or ``"finetune"``.
+    """
+
+    member: int = 0
+    n_members: int = 1
+    phase: str = "finetune"
+
+
+def _schedule(config, n_slices: int) -> Schedule:
+    steps = config.steps_per_epoch or math.ceil(n_slices / config.batch_size)
+    # The paper trains with Adam at a fixed learning rate (Sec. II-D).
+    return Schedule(epochs=config.epochs, steps_per_epoch=steps, learning_rate=config.learning_rate, lr_schedule="constant")
+
+
+def _slice_sets(train_cases, val_cases, divisor: int, seed: int) -> tuple[SliceSet, SliceSet]:
+    train = SliceSet.from_cases(list(train_cases), divisor)
+    if val_cases:
+        return train, SliceSet.from_cases(list(val_cases), divisor)
+    return split_slices(train, VALIDATION_FRACTION, seed)
+
+
+def _relay(events, offset: int, total: int, member: int, n_members: int, phase: str) -> Iterator[LADPEvent]:
+    """Re-emit one phase's events with run-wide step counts; its own "done" is left out."""
+    try:
+        for event in events:
+            if event.kind != "done":
+                fields = {**vars(event), "step": offset + event.step, "total_steps": total}
+                yield LADPEvent(**fields, member=member, n_members=n_members, phase=phase)
+    finally:
+        # Closing this relay (a stop) closes the phase's loop, which saves its last weights.
+        events.close()
+
+
+def _preview(case_image: np.ndarray | None, brain: np.ndarray | None, threshold: float):
+    if case_image is None:
+        return None
+    normalized = normalize_case(case_image, brain)
+
+    def preview(net: UNet) -> np.ndarray:
+        return ((predict_probability(net, normalized, tta=False) > threshold) & brain).astype(np.uint8)
+
+    return preview
+
+
+def train_ensemble(
+    train_cases: list[LesionCase],
+    *,
+    val_cases: list[LesionCase] | None = None,
+    pretraining: PretrainingMode = "ladp",
+    pretrain_config: PretrainConfig | None = None,
+    finetune_config: FinetuneConfig | None = None,
+    n_models: int = 8,
+    out_dir: str | Path | None = None,
+    device: str | torch.device | None = "auto",
+    seed: int = 0,
+    preview_case: LesionCase | None = None,
+    preview_every: int = 0,
+) -> Iterator[LADPEvent]:
+    """Train ``n_models`` segmenters with different seeds and yield their training events.
+
+    Parameters
+    ----------
+    train_cases : list of LesionCase
+        Annotated training cases (LADP pretrains on these same cases: it needs labels).
+    val_cases : list of LesionCase, optional
+        Validation cases for the best-epoch choice; without them 10 % of the training
+        slices are held out.
+    pretraining : {"ladp", "ddp", "none"}
+        Self-pretraining before finetuning; ``pretrain_config.decoder_only`` freezes
+        the encoder during it.
+    n_models : int
+        Ensemble size (the paper: 8), members seeded ``seed, seed + 1, ...``.
+    out_dir : path, optional
+        Ensemble folder: ``member_00/`` ... each a segmenter model folder with its
+        pretraining in ``member_XX/pretrained/``; ``config.json`` lists the members.
+        Stopping early writes an ensemble of the members finished so far.
+    preview_case : LesionCase, optional
+        Segmented after every finetuning epoch (or every ``preview_every`` steps) for
+        ``"preview"`` events (uint8 mask ``(Z, Y, X)``).
+    """
+    if pretraining not in PRETRAINING_MODES:
+        raise ValueError(f"pretraining must be one of {PRETRAINING_MODES}, got {pretraining!r}")
+    if n_models < 1:
+        raise ValueError(f"the ensemble needs at least one model, got n_models={n_models}")
+    if not train_cases:
+        raise ValueError("no training cases given: LADP needs annotated volumes")
+    pretrain_config = pretrain_config or PretrainConfig()
+    if pretraining != "none":
+        pretrain_config = replace(pretrain_config, mode=pretraining)
+    finetune_config = finetune_config or FinetuneConfig()
+    torch_device = choose_device(device)
+    channels = train_cases[0].channels
+    # With pretraining the pretrained architecture is kept; without, finetune_config's.
+    arch = pretrain_config if pretraining != "none" else finetune_config
+    spec = UNetSpec(ndim=2, in_channels=channels, out_channels=channels, depth=arch.depth, n_filters=arch.n_filters)
+    train, val = _slice_sets(train_cases, val_cases, spec.divisor, seed)
+    pre_schedule = _schedule(pretrain_config, len(train)) if pretraining != "none" else None
+    ft_schedule = _schedule(finetune_config, len(train))
+    per_member = (pre_schedule.total_steps if pre_schedule else 0) + ft_schedule.total_steps
+    total = per_member * n_models
+    preview = None
+    if preview_case is not None:
+        preview = _preview(preview_case.image, preview_case.brain, finetune_config.threshold)
+    out_dir = Path(out_dir) if out_dir is not None else None
+    finished: list[str] = []
+    pretraining_record = {"mode": pretraining, **({"config": pretrain_config.to_dict()} if pretraining != "none" else {})}
+    try:
+        for member in range(n_models):
+            member_seed = seed + member
+            torch.manual_seed(member_seed)
+            net = UNet(spec).to(torch_device)
+            offset = member * per_member
+            member_dir = out_dir / f"member_{member:02d}" if out_dir is not None else None
+            if pre_schedule is not None:
+                task = PretrainTask(net, replace(pretrain_config, seed=member_seed), train, val, member_seed)
+                folder = member_dir / "pretrained" if member_dir is not None else None
+                yield from _relay(run_training(task, pre_schedule, out_dir=folder), offset, total, member, n_models, "pretrain")
+                offset += pre_schedule.total_steps
+            # Finetuning starts from the weights after the last pretraining epoch, new head.
+            net.replace_head(1)
+            task = FinetuneTask(net, replace(finetune_config, seed=member_seed), train, val, member_seed, pretraining_record, preview)
+            events = run_training(task, ft_schedule, out_dir=member_dir, preview_every=preview_every)
+            yield from _relay(events, offset, total, member, n_models, "finetune")
+            finished.append(f"member_{member:02d}")
+        yield LADPEvent("done", total, total, finetune_config.epochs, path=out_dir, member=n_models - 1, n_members=n_models)
+    finally:
+        if out_dir is not None and finished:
+            write_ensemble_folder(out_dir, finished, {"pretraining": pretraining_record, "n_models_planned": n_models})

@@ -1,0 +1,143 @@
+"""Lesion segmentation metrics of LADP / BONBID-HIE: Dice (overall and per lesion-size bin), MASD, NSD.
+
+Surface distances come from MONAI (``monai.metrics``), which finds the boundary voxels of
+each mask and measures Euclidean distances in millimetres with the voxel ``spacing``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from monai.metrics import compute_average_surface_distance, compute_surface_dice
+
+# Lesion volume as a share of brain volume: the paper's bins (< 1 %, 1-5 %, > 5 %).
+SIZE_BINS = ("<1%", "1-5%", ">5%")
+# NSD tolerance (mm). The paper does not state one; 2 mm is one voxel of the
+# synthetic-lesion data and about the in-plane resolution of clinical brain MRI.
+DEFAULT_NSD_TOLERANCE_MM = 2.0
+
+
+def _as_monai(mask: np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(mask, dtype=bool)[None, None])
+
+
+def _spacing(spacing, ndim: int) -> list[float]:
+    values = [float(spacing)] * ndim if np.isscalar(spacing) else [float(s) for s in spacing]
+    if len(values) != ndim:
+        raise ValueError(f"spacing needs one value per axis ({ndim}), got {spacing}")
+    return values
+
+
+def _check_pair(pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pred, truth = np.asarray(pred) > 0, np.asarray(truth) > 0
+    if pred.shape != truth.shape:
+        raise ValueError(f"prediction shape {pred.shape} differs from ground truth shape {truth.shape}")
+    return pred, truth
+
+
+def dice_score(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Dice overlap ``2 |P & T| / (|P| + |T|)`` of two binary masks; 1 when both are empty."""
+    pred, truth = _check_pair(pred, truth)
+    total = pred.sum() + truth.sum()
+    return 1.0 if total == 0 else float(2.0 * (pred & truth).sum() / total)
+
+
+def mean_average_surface_distance(pred: np.ndarray, truth: np.ndarray, spacing=1.0) -> float:
+    """MASD: the mean of the two directed average surface distances (P to T and T to P), in units of ``spacing``.
+
+    0 when both masks are empty; ``nan`` when only one is (no surface to measure to).
+    """
+    pred, truth = _check_pair(pred, truth)
+    if not pred.any() and not truth.any():
+        return 0.0
+    if not pred.any() or not truth.any():
+        return math.nan
+    sampling = _spacing(spacing, pred.ndim)
+    p, t = _as_monai(pred), _as_monai(truth)
+    to_truth = compute_average_surface_distance(p, t, include_background=True, spacing=sampling)
+    to_pred = compute_average_surface_distance(t, p, include_background=True, spacing=sampling)
+    return float((to_truth + to_pred).item() / 2.0)
+
+
+def normalized_surface_dice(pred: np.ndarray, truth: np.ndarray, tolerance: float = DEFAULT_NSD_TOLERANCE_MM, spacing=1.0) -> float:
+    """NSD (Nikolov et al. 2021): share of both boundaries lying within ``tolerance`` of the other.
+
+    ``tolerance`` is in the units of ``spacing`` (mm). 1 when both masks are empty, 0 when
+    only one is.
+    """
+    pred, truth = _check_pair(pred, truth)
+    if not pred.any() and not truth.any():
+        return 1.0
+    if not pred.any() or not truth.any():
+        return 0.0
+    value = compute_surface_dice(
+        _as_monai(pred), _as_monai(truth), [float(tolerance)], include_background=True, spacing=_spacing(spacing, pred.ndim)
+    )
+    return float(value.item())
+
+
+def lesion_size_bin(fraction: float) -> str:
+    """The paper's bin of a lesion volume ``fraction`` (of the brain): ``"<1%"``, ``"1-5%"`` or ``">5%"``."""
+    if fraction < 0.01:
+        return SIZE_BINS[0]
+    if fraction <= 0.05:
+        return SIZE_BINS[1]
+    return SIZE_BINS[2]
+
+
+@dataclass
+class CaseScores:
+    """Metrics of one case."""
+
+    name: str
+    lesion_fraction: float
+    size_bin: str
+    dice: float
+    masd: float
+    nsd: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def score_case(
+    pred: np.ndarray,
+    truth: np.ndarray,
+    brain: np.ndarray,
+    spacing=1.0,
+    name: str = "case",
+    tolerance: float = DEFAULT_NSD_TOLERANCE_MM,
+) -> CaseScores:
+    """Dice, MASD and NSD of one volume, with its lesion-size bin (lesion voxels / brain voxels)."""
+    pred, truth = _check_pair(pred, truth)
+    brain = np.asarray(brain, dtype=bool)
+    if brain.shape != truth.shape or not brain.any():
+        raise ValueError(f"brain mask must be non-empty with shape {truth.shape}, got {brain.shape}")
+    fraction = float((truth & brain).sum() / brain.sum())
+    return CaseScores(
+        name,
+        fraction,
+        lesion_size_bin(fraction),
+        dice_score(pred, truth),
+        mean_average_surface_distance(pred, truth, spacing),
+        normalized_surface_dice(pred, truth, tolerance, spacing),
+    )
+
+
+def summarize(scores: list[CaseScores]) -> dict:
+    """Means over cases: ``dice`` (overall), ``dice <1%`` etc. per bin (nan for an empty bin),
+    ``masd`` (over cases where it is defined), ``nsd``, and ``n`` / ``n <1%`` etc. case counts."""
+    if not scores:
+        raise ValueError("no case scores to summarise")
+    summary = {"dice": float(np.mean([s.dice for s in scores])), "n": len(scores)}
+    for size_bin in SIZE_BINS:
+        in_bin = [s.dice for s in scores if s.size_bin == size_bin]
+        summary[f"dice {size_bin}"] = float(np.mean(in_bin)) if in_bin else math.nan
+        summary[f"n {size_bin}"] = len(in_bin)
+    masd = [s.masd for s in scores if np.isfinite(s.masd)]
+    summary["masd"] = float(np.mean(masd)) if masd else math.nan
+    summary["nsd"] = float(np.mean([s.nsd for s in scores]))
+    return summary
