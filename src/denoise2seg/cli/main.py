@@ -12,7 +12,7 @@ import sys
 
 from .. import __version__
 
-COMMAND_GROUPS = ["n2v", "demo", "pseudo_ct"]
+COMMAND_GROUPS = ["n2v", "demo", "pseudo_ct", "ct"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,7 @@ from .model import CTLesionModel
 from .slices import to_network_slices, to_volume_slices
 from .train import finetune_ct, pretrain_ct
 from .vgg import VGGWeightsUnavailable, load_vgg19_features
-from .volumes import CTVolume, read_dicom_series, read_nifti, read_volume, write_labels_nifti, write_labels_tiff
+from .volumes import CTVolume, read_dicom_series, read_nifti, read_volume, write_labels_nifti, write_labels_tiff, write_volume_nifti
 from .windowing import LUNG, Window, apply_window, get_window
 from .workflow import train_ct_workflow
 
@@ -33,4 +33,5 @@ __all__ = [
     "volume_dice",
     "write_labels_nifti",
     "write_labels_tiff",
+    "write_volume_nifti",
 ]

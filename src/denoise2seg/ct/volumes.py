@@ -243,3 +243,20 @@ def write_labels_tiff(path: str | Path, labels, spacing=(1.0, 1.0, 1.0)) -> Path
         metadata={"axes": "ZYX", "spacing": float(spacing[0]), "unit": "mm"},
     )
     return path
+
+
+def write_volume_nifti(path: str | Path, volume: CTVolume) -> Path:
+    """Write a :class:`CTVolume` as a float32 NIfTI image in HU (its affine, else a diagonal one of its spacing)."""
+    import nibabel as nib
+
+    path = Path(path)
+    if not (path.name.endswith(".nii") or path.name.endswith(".nii.gz")):
+        raise ValueError(f"a NIfTI file name ends in .nii or .nii.gz, got {path.name}")
+    z, y, x = volume.spacing
+    affine = volume.affine if volume.affine is not None else np.diag([x, y, z, 1.0])
+    image = nib.Nifti1Image(np.ascontiguousarray(volume.hu.transpose(2, 1, 0)), np.asarray(affine, dtype=np.float64))
+    image.header.set_zooms((x, y, z))
+    image.header.set_xyzt_units("mm")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(image, str(path))
+    return path

@@ -1,0 +1,191 @@
+"""``denoise2seg ct ...``: CT denoise-pretraining for lesion segmentation (Gao et al. 2021).
+
+Volumes are NIfTI files, DICOM files or folders holding one DICOM series, read in HU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..ct import CTLesionModel, CTPretrainConfig, finetune_ct, pretrain_ct, read_volume, write_labels_nifti, write_labels_tiff, write_volume_nifti
+from ..nets.backbones import BACKBONES
+from .progress import consume_with_progress
+
+_DEFAULTS = CTPretrainConfig()
+
+
+def _add_common(parser: argparse.ArgumentParser, epochs: int, lr: float) -> None:
+    parser.add_argument("--out", type=Path, required=True, metavar="MODEL_DIR", help="model folder to write")
+    parser.add_argument("--epochs", type=int, default=epochs, help="epochs, one pass over the slices each (default %(default)s)")
+    parser.add_argument("--lr", type=float, default=lr, help="initial learning rate, cosine-annealed (default %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size, help="slices per step (default %(default)s)")
+    parser.add_argument("--steps", type=int, default=None, help="steps per epoch (default: one pass over the slices)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cuda, cuda:N, mps or cpu (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: a fresh one)")
+
+
+def _add_network(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backbone", choices=BACKBONES, default=_DEFAULTS.backbone, help="network (default %(default)s)")
+    parser.add_argument("--depth", type=int, default=None, help="U-Net poolings / encoder depth (default: per backbone)")
+    parser.add_argument("--n-filters", type=int, default=None, help="network width (default: per backbone)")
+    parser.add_argument("--encoder", default=_DEFAULTS.encoder, help="encoder of U-Net++/PSPNet (default %(default)s)")
+    parser.add_argument("--image-size", type=int, default=_DEFAULTS.image_size, help="slice size after centre crop + resize (default %(default)s)")
+    parser.add_argument(
+        "--window", type=float, nargs=2, default=(_DEFAULTS.window_level, _DEFAULTS.window_width), metavar=("LEVEL", "WIDTH"),
+        help="HU window mapped to [0, 1] for the network (default: lung, %(default)s)",
+    )
+
+
+def _config(args: argparse.Namespace, **phase) -> CTPretrainConfig:
+    values = dict(
+        batch_size=args.batch_size,
+        steps_per_epoch=args.steps,
+        seed=args.seed,
+        backbone=args.backbone,
+        depth=args.depth,
+        n_filters=args.n_filters,
+        encoder=args.encoder,
+        image_size=args.image_size,
+        window_level=args.window[0],
+        window_width=args.window[1],
+    )
+    values.update(phase)
+    return CTPretrainConfig(**values)
+
+
+def _read(paths: list[Path]) -> list:
+    return [read_volume(path) for path in paths]
+
+
+def _run(events, out: Path, description: str) -> int:
+    try:
+        last = consume_with_progress(events, description=description)
+    except KeyboardInterrupt:
+        print(f"training stopped; the model trained so far is in {out}", file=sys.stderr)
+        return 130
+    best = f"{last.val_loss:.4g}" if last is not None and last.val_loss is not None else "n/a"
+    print(f"model written to {out} (best validation loss {best})")
+    return 0
+
+
+def _pretrain(args: argparse.Namespace) -> int:
+    config = _config(
+        args,
+        pretext=args.pretext,
+        pretext_loss=args.pretext_loss,
+        vgg_weights=str(args.vgg_weights) if args.vgg_weights else None,
+        vgg_download=not args.no_download,
+        noise_std=args.noise_std,
+        hole_size=args.hole_size,
+        tv_weight=args.tv_weight,
+        pretext_epochs=args.epochs,
+        pretext_learning_rate=args.lr,
+    )
+    events = pretrain_ct(_read(args.volumes), config, out_dir=args.out, device=args.device)
+    return _run(events, args.out, f"{args.pretext} pretext")
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    if len(args.images) != len(args.labels):
+        raise ValueError(f"give one label volume per image: got {len(args.images)} images and {len(args.labels)} labels")
+    config = _config(args, pretext="none", finetune_epochs=args.epochs, finetune_learning_rate=args.lr)
+    labels = [read_volume(path).hu for path in args.labels]
+    annotated = None
+    if args.only_labelled_slices:
+        annotated = [[z for z in range(len(label)) if (label[z] > 0).any()] for label in labels]
+    events = finetune_ct(
+        _read(args.images), labels, config, annotated_slices=annotated, pretrained=args.pretrained, out_dir=args.out, device=args.device
+    )
+    return _run(events, args.out, "Dice finetuning")
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for suffix in (".nii.gz", ".nii", ".dcm"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _predict(args: argparse.Namespace) -> int:
+    model = CTLesionModel.load(args.model, device=args.device)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for path in args.volumes:
+        volume = read_volume(path)
+        labels = model.predict(volume)
+        if args.format == "tif":
+            target = write_labels_tiff(args.out / f"{_stem(path)}_lesions.tif", labels, volume.spacing)
+        else:
+            target = write_labels_nifti(args.out / f"{_stem(path)}_lesions.nii.gz", labels, volume.spacing, volume.affine)
+        print(f"{path} -> {target} ({int(labels.sum())} lesion voxels)")
+    return 0
+
+
+def _synthetic(args: argparse.Namespace) -> int:
+    from ..ct.samples import chest_ct_slice
+    from ..ct.synthetic_lesions import synthetic_lesion_cases
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    for i, (volume, mask) in enumerate(synthetic_lesion_cases(chest_ct_slice(), args.cases, args.slices, seed=args.seed)):
+        image = write_volume_nifti(args.out / f"case{i:03d}_synthetic-lesion.nii.gz", volume)
+        write_labels_nifti(args.out / f"case{i:03d}_synthetic-lesion_labels.nii.gz", mask, volume.spacing)
+        print(f"{image} ({', '.join(volume.metadata['lesion_kinds'])})")
+    return 0
+
+
+def register(subparsers) -> None:
+    group = subparsers.add_parser("ct", help="CT lesion segmentation with a self-supervised denoising pretext")
+    commands = group.add_subparsers(dest="command", required=True)
+
+    pretrain = commands.add_parser(
+        "pretrain",
+        help="train the pretext (denoise or reconstruct) on unlabelled CT volumes",
+        description="Pretext of Gao et al. 2021: restore Gaussian-noised (or hole-cut) lung-windowed slices.",
+    )
+    pretrain.add_argument("volumes", nargs="+", type=Path, metavar="VOLUMES", help="NIfTI files, DICOM files or DICOM series folders")
+    _add_common(pretrain, _DEFAULTS.pretext_epochs, _DEFAULTS.pretext_learning_rate)
+    _add_network(pretrain)
+    pretrain.add_argument("--pretext", choices=("denoise", "reconstruct"), default="denoise", help="pretext task (default %(default)s)")
+    pretrain.add_argument(
+        "--pretext-loss", choices=("perceptual", "mse"), default=_DEFAULTS.pretext_loss,
+        help="VGG-19 perceptual + TV loss (paper; needs the ImageNet VGG-19 weights) or plain MSE (default %(default)s)",
+    )
+    pretrain.add_argument("--vgg-weights", type=Path, default=None, metavar="FILE", help="local VGG-19 state dict (default: torchvision's ImageNet file from the torch cache)")
+    pretrain.add_argument("--no-download", action="store_true", help="never download the VGG-19 weights")
+    pretrain.add_argument("--noise-std", type=float, default=_DEFAULTS.noise_std, help="noise std in window units (default %(default)s)")
+    pretrain.add_argument("--hole-size", type=int, default=_DEFAULTS.hole_size, help="reconstruct pretext: hole edge in pixels (default %(default)s)")
+    pretrain.add_argument("--tv-weight", type=float, default=_DEFAULTS.tv_weight, help="total-variation weight lambda (default %(default)s)")
+    pretrain.set_defaults(func=_pretrain)
+
+    finetune = commands.add_parser(
+        "finetune",
+        help="train lesion segmentation with Dice loss, from a pretext model or from scratch",
+        description="Downstream task of Gao et al. 2021. With --pretrained, its network, image size and window are used.",
+    )
+    finetune.add_argument("--images", nargs="+", type=Path, required=True, metavar="VOLUME", help="labelled CT volumes")
+    finetune.add_argument("--labels", nargs="+", type=Path, required=True, metavar="LABELS", help="lesion label volumes, same order")
+    finetune.add_argument("--pretrained", type=Path, default=None, metavar="MODEL_DIR", help="model folder from 'ct pretrain' (default: none, fully supervised)")
+    finetune.add_argument("--only-labelled-slices", action="store_true", help="train only on slices whose labels are not empty")
+    _add_common(finetune, _DEFAULTS.finetune_epochs, _DEFAULTS.finetune_learning_rate)
+    _add_network(finetune)
+    finetune.set_defaults(func=_finetune)
+
+    predict = commands.add_parser("predict", help="segment lesions in CT volumes with a finetuned model")
+    predict.add_argument("model", type=Path, metavar="MODEL_DIR", help="model folder from 'ct finetune'")
+    predict.add_argument("volumes", nargs="+", type=Path, metavar="VOLUMES", help="NIfTI files, DICOM files or DICOM series folders")
+    predict.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for <name>_lesions.nii.gz (or .tif) label volumes")
+    predict.add_argument("--format", choices=("nii.gz", "tif"), default="nii.gz", help="label file format (default %(default)s)")
+    predict.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu (default %(default)s)")
+    predict.set_defaults(func=_predict)
+
+    synthetic = commands.add_parser(
+        "synthetic-lesion",
+        help="write synthetic-lesion CT cases (real chest CT anatomy, inserted lesions, exact masks) as NIfTI",
+    )
+    synthetic.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for caseNNN_synthetic-lesion[_labels].nii.gz")
+    synthetic.add_argument("--cases", type=int, default=10, help="number of cases (default %(default)s)")
+    synthetic.add_argument("--slices", type=int, default=8, help="slices per case (default %(default)s)")
+    synthetic.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
+    synthetic.set_defaults(func=_synthetic)
