@@ -120,7 +120,8 @@ def insert_lesions(
     candidates = np.argwhere(region)
     if len(candidates) == 0:
         raise ValueError("the volume has no lung or body region to put lesions in")
-    soft_region = np.clip(ndimage.gaussian_filter(region.astype(np.float32), (0, 1.0, 1.0)) * 1.5, 0, 1)
+    # Softened inside the region and zero outside it: lesion edges fade at the pleura, never cross it.
+    soft_region = np.clip(ndimage.gaussian_filter(region.astype(np.float32), (0, 1.0, 1.0)) * 1.5, 0, 1) * region
     zz, yy, xx = np.mgrid[0:depth, 0:height, 0:width].astype(np.float32)
     out = hu.copy()
     mask = np.zeros(hu.shape, dtype=bool)

@@ -21,3 +21,24 @@ def lowdose_ct_pair():
         (subject.low_dose, {"name": "low dose (simulated)", **common}, "image"),
         (subject.normal_dose, {"name": "normal dose (simulated)", **common}, "image"),
     ]
+
+
+def ct_synthetic_lesion():
+    """A synthetic-lesion chest CT case: 8 deformed slices of pydicom's real chest CT slice with inserted lesions.
+
+    Ground-glass-like and consolidation-like lesions lie in the lung; the labels are their
+    exact masks. Shown in the lung window, scaled by the voxel size.
+    """
+    from ..ct.samples import chest_ct_slice
+    from ..ct.synthetic_lesions import synthetic_lesion_cases
+    from ..ct.windowing import LUNG
+
+    volume, mask = synthetic_lesion_cases(chest_ct_slice(), n_cases=1, n_slices=8, seed=0)[0]
+    return [
+        (
+            volume.hu,
+            {"name": "CT (synthetic-lesion)", "colormap": "gray", "contrast_limits": (LUNG.low, LUNG.high), "scale": volume.spacing},
+            "image",
+        ),
+        (mask, {"name": "lesions (synthetic-lesion)", "scale": volume.spacing}, "labels"),
+    ]
