@@ -1,0 +1,207 @@
+"""VoidSeg protocol (Prakash et al. 2020, Sec. 3): AP/SEG of every scheme x method against the number of labels.
+
+On a data set of 128x128 patches with Gaussian noise of ``--sigma``: a fixed test set, a
+fixed small validation set (threshold choice), and a training pool from which nested
+label subsets P1 ⊂ P2 ⊂ ... are drawn anew for every repetition. Per repetition, N2V is
+trained once on every non-test patch (labelled or not); then every scheme x method is
+trained on each subset and scored on the test patches.
+
+Writes ``results.csv`` (one row per run), ``results.md`` (mean ± standard error tables)
+and ``ap_vs_labels.png`` into ``--out``. Example (the CPU run of docs/results.md)::
+
+    OMP_NUM_THREADS=1 python benchmarks/voidseg.py --data synthetic --out results/voidseg-synthetic
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from pathlib import Path
+
+import numpy as np
+
+from denoise2seg.data.synthetic_nuclei import nuclei_patch_dataset
+from denoise2seg.metrics import average_precision_dataset, seg_score_dataset
+from denoise2seg.n2v import N2VConfig, N2VModel, train_n2v
+from denoise2seg.segmentation import SegmentationConfig, SegmentationModel, train_segmentation
+
+RUNS = [
+    ("unet", "baseline", "U-Net"),
+    ("unet", "sequential", "U-Net Sequential"),
+    ("unet", "finetune", "U-Net Finetune"),
+    ("unet", "finetune-sequential", "U-Net Finetune Seq."),
+    ("stardist", "baseline", "StarDist"),
+    ("stardist", "sequential", "StarDist Sequential"),
+]
+FIELDS = ["data", "sigma", "rep", "n_labelled", "method", "scheme", "ap", "seg", "prob_thresh", "nms_thresh", "val_ap", "train_s"]
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", choices=["synthetic", "dsb"], default="synthetic")
+    parser.add_argument("--sigma", type=float, default=40.0, help="Gaussian noise std (0-255 range)")
+    parser.add_argument("--subsets", default="2,4,8", help="comma-separated sizes of the nested label subsets")
+    parser.add_argument("--reps", type=int, default=3, help="repetitions (new subsets and seeds each)")
+    parser.add_argument("--n-images", type=int, default=16, help="synthetic 256x256 images (4 patches each)")
+    parser.add_argument("--test-patches", type=int, default=None, help="held-out test patches (default: 1/4 of all)")
+    parser.add_argument("--val-patches", type=int, default=None, help="validation patches (default: 4 synthetic, 2 DSB)")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=20, help="steps per epoch")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--patch-size", type=int, default=64)
+    parser.add_argument("--depth", type=int, default=2)
+    parser.add_argument("--n-filters", type=int, default=16)
+    parser.add_argument("--n2v-epochs", type=int, default=4)
+    parser.add_argument("--n2v-steps", type=int, default=40)
+    parser.add_argument("--runs", default="all", help="comma-separated method:scheme pairs, or 'all'")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", type=Path, required=True)
+    return parser.parse_args(argv)
+
+
+def split(n_patches: int, data: str, test: int | None, val: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fixed test, validation and pool indices; test patches are the last ones (whole source images)."""
+    n_test = test if test is not None else n_patches // 4
+    n_val = val if val is not None else (2 if data == "dsb" else 4)
+    if n_test + n_val >= n_patches:
+        raise ValueError(f"{n_patches} patches cannot give {n_test} test and {n_val} validation patches and a pool")
+    index = np.arange(n_patches)
+    return index[: n_patches - n_test - n_val], index[n_patches - n_test - n_val : n_patches - n_test], index[n_patches - n_test :]
+
+
+def run(args: argparse.Namespace) -> Path:
+    args.out.mkdir(parents=True, exist_ok=True)
+    noisy, _, labels = nuclei_patch_dataset(args.data, args.sigma, n_images=args.n_images)
+    pool, val, test = split(len(noisy), args.data, args.test_patches, args.val_patches)
+    subsets = sorted(int(s) for s in args.subsets.split(","))
+    if subsets[-1] > len(pool):
+        raise ValueError(f"largest subset {subsets[-1]} exceeds the {len(pool)} training patches")
+    runs = RUNS if args.runs == "all" else [r for r in RUNS if f"{r[0]}:{r[1]}" in args.runs.split(",")]
+    csv_path = args.out / "results.csv"
+    with csv_path.open("w", newline="") as handle:
+        csv.DictWriter(handle, FIELDS).writeheader()
+    print(f"{args.data}: {len(pool)} pool, {len(val)} validation, {len(test)} test patches of 128x128; sigma {args.sigma}")
+    for rep in range(args.reps):
+        n2v_dir = args.out / f"rep{rep}" / "n2v"
+        n2v_config = N2VConfig(
+            patch_size=args.patch_size,
+            batch_size=args.batch_size,
+            epochs=args.n2v_epochs,
+            steps_per_epoch=args.n2v_steps,
+            depth=args.depth,
+            n_filters=args.n_filters,
+            seed=rep,
+        )
+        # N2V sees every non-test patch, labelled or not (VoidSeg: "the full body of available image data").
+        for _ in train_n2v(list(noisy[np.concatenate([pool, val])]), n2v_config, out_dir=n2v_dir, device=args.device):
+            pass
+        n2v = N2VModel.load(n2v_dir, device=args.device)
+        order = np.random.default_rng(1000 + rep).permutation(pool)
+        for n_labelled in subsets:
+            chosen = order[:n_labelled]
+            for method, scheme, _ in runs:
+                config = SegmentationConfig(
+                    method=method,
+                    scheme=scheme,
+                    patch_size=args.patch_size,
+                    batch_size=args.batch_size,
+                    epochs=args.epochs,
+                    steps_per_epoch=args.steps,
+                    depth=args.depth,
+                    n_filters=args.n_filters,
+                    stardist_features=2 * args.n_filters,
+                    seed=rep,
+                )
+                folder = args.out / f"rep{rep}" / f"P{n_labelled}-{method}-{scheme}"
+                start = time.perf_counter()
+                events = train_segmentation(
+                    list(noisy[chosen]),
+                    list(labels[chosen]),
+                    config,
+                    n2v_model=n2v if config.uses_n2v else None,
+                    out_dir=folder,
+                    device=args.device,
+                    validation=(list(noisy[val]), list(labels[val])),
+                )
+                for _ in events:
+                    pass
+                train_s = time.perf_counter() - start
+                model = SegmentationModel.load(folder, device=args.device)
+                predicted = [model.predict(image) for image in noisy[test]]
+                row = {
+                    "data": args.data,
+                    "sigma": args.sigma,
+                    "rep": rep,
+                    "n_labelled": n_labelled,
+                    "method": method,
+                    "scheme": scheme,
+                    "ap": average_precision_dataset(list(labels[test]), predicted),
+                    "seg": seg_score_dataset(list(labels[test]), predicted),
+                    "prob_thresh": model.thresholds.get("prob_thresh"),
+                    "nms_thresh": model.thresholds.get("nms_thresh", ""),
+                    "val_ap": model.thresholds.get("val_ap"),
+                    "train_s": round(train_s, 1),
+                }
+                with csv_path.open("a", newline="") as handle:
+                    csv.DictWriter(handle, FIELDS).writerow(row)
+                print(f"rep {rep} P={n_labelled:>4} {method:8s} {scheme:20s} AP {row['ap']:.3f} SEG {row['seg']:.3f} ({train_s:.0f} s)", flush=True)
+    write_summary(csv_path, args.out, args)
+    return csv_path
+
+
+def _mean_se(values: list[float]) -> tuple[float, float]:
+    values = np.asarray(values, dtype=float)
+    se = values.std(ddof=1) / np.sqrt(values.size) if values.size > 1 else float("nan")
+    return float(values.mean()), float(se)
+
+
+def write_summary(csv_path: Path, out: Path, args: argparse.Namespace | None = None) -> None:
+    """Markdown tables (mean ± standard error over repetitions) and the AP plot from ``results.csv``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with csv_path.open() as handle:
+        rows = list(csv.DictReader(handle))
+    sizes = sorted({int(r["n_labelled"]) for r in rows})
+    names = [(m, s, name) for m, s, name in RUNS if any(r["method"] == m and r["scheme"] == s for r in rows)]
+    lines = []
+    if args is not None:
+        lines.append(
+            f"data {args.data}, sigma {args.sigma:g}, {args.reps} repetitions; {args.epochs}x{args.steps} steps of batch "
+            f"{args.batch_size}, {args.patch_size}px patches, depth {args.depth}, {args.n_filters} filters; "
+            f"N2V {args.n2v_epochs}x{args.n2v_steps} steps\n"
+        )
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for metric in ("ap", "seg"):
+        lines.append(f"### {metric.upper()} (mean ± standard error)\n")
+        lines.append("| Scheme | " + " | ".join(f"{n} labelled" for n in sizes) + " |")
+        lines.append("|---|" + "---|" * len(sizes))
+        for method, scheme, name in names:
+            cells, means, errors = [], [], []
+            for n in sizes:
+                values = [float(r[metric]) for r in rows if r["method"] == method and r["scheme"] == scheme and int(r["n_labelled"]) == n]
+                mean, se = _mean_se(values) if values else (float("nan"), float("nan"))
+                cells.append(f"{mean:.3f} ± {se:.3f}" if values else "–")
+                means.append(mean)
+                errors.append(se)
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+            if metric == "ap":
+                ax.errorbar(sizes, means, yerr=errors, marker="o", capsize=3, label=name, linestyle="--" if method == "stardist" else "-")
+        lines.append("")
+    (out / "results.md").write_text("\n".join(lines))
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sizes, [str(n) for n in sizes])
+    ax.set_xlabel("labelled 128x128 patches")
+    ax.set_ylabel("AP (IoU 0.5) on test patches")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "ap_vs_labels.png", dpi=120)
+    print((out / "results.md").read_text())
+
+
+if __name__ == "__main__":
+    run(parse_args())

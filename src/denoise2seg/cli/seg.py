@@ -1,0 +1,119 @@
+"""``denoise2seg seg train|predict|evaluate``: VoidSeg segmentation on TIFF files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import tifffile
+
+from ..metrics import average_precision_dataset, seg_score_dataset
+from ..segmentation import METHODS, SCHEMES, SegmentationConfig, SegmentationModel, train_segmentation
+from .n2v import read_tiffs
+from .progress import consume_with_progress
+
+_DEFAULTS = SegmentationConfig()
+
+
+def _train(args: argparse.Namespace) -> int:
+    if len(args.labels) != len(args.images):
+        raise ValueError(f"got {len(args.images)} images but {len(args.labels)} label masks; give one mask per image")
+    config = SegmentationConfig(
+        method=args.method,
+        scheme=args.scheme,
+        patch_size=args.patch_size,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        steps_per_epoch=args.steps,
+        learning_rate=args.lr,
+        depth=args.depth,
+        n_filters=args.n_filters,
+        annotation_margin=args.margin,
+        seed=args.seed,
+    )
+    events = train_segmentation(
+        read_tiffs(args.images), read_tiffs(args.labels), config, n2v_model=args.n2v, out_dir=args.out, device=args.device
+    )
+    try:
+        consume_with_progress(events, description=f"{args.method} {args.scheme}")
+    except KeyboardInterrupt:
+        print(f"training stopped; the model trained so far is in {args.out}", file=sys.stderr)
+        return 130
+    model = SegmentationModel.load(args.out, device="cpu")
+    thresholds = ", ".join(f"{k} {v:.3g}" for k, v in model.thresholds.items())
+    print(f"model written to {args.out} ({thresholds})")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    model = SegmentationModel.load(args.model, device=args.device)
+    args.out.mkdir(parents=True, exist_ok=True)
+    tile_shape = (args.tile, args.tile) if args.tile else None
+    for path, image in zip(args.images, read_tiffs(args.images)):
+        labels = model.predict(image, tile_shape=tile_shape)
+        target = args.out / f"{path.stem}_labels.tif"
+        tifffile.imwrite(target, labels)
+        print(f"{path} -> {target} ({int(labels.max())} objects)")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    if len(args.labels) != len(args.images):
+        raise ValueError(f"got {len(args.images)} images but {len(args.labels)} label masks; give one mask per image")
+    model = SegmentationModel.load(args.model, device=args.device)
+    truth, predicted = [], []
+    for path, image, mask in zip(args.images, read_tiffs(args.images), read_tiffs(args.labels)):
+        labels = model.predict(image)
+        if labels.shape != mask.shape:
+            raise ValueError(f"label mask for {path} has shape {mask.shape}, the image {labels.shape}")
+        # A stack is a set of 2D frames, scored frame by frame (not as one 3D volume).
+        file_truth = list(mask) if labels.ndim == 3 else [mask]
+        file_pred = list(labels) if labels.ndim == 3 else [labels]
+        truth.extend(file_truth)
+        predicted.extend(file_pred)
+        ap, seg = average_precision_dataset(file_truth, file_pred), seg_score_dataset(file_truth, file_pred)
+        print(f"{path}: AP {ap:.4f}  SEG {seg:.4f}")
+    print(f"all: AP {average_precision_dataset(truth, predicted):.4f}  SEG {seg_score_dataset(truth, predicted):.4f}")
+    return 0
+
+
+def register(subparsers) -> None:
+    group = subparsers.add_parser("seg", help="VoidSeg segmentation (3-class U-Net or StarDist, four schemes)")
+    commands = group.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train a segmentation model on images and instance masks (TIFF)")
+    train.add_argument("images", nargs="+", type=Path, help="noisy images (2D or stacks of 2D frames)")
+    train.add_argument("--labels", nargs="+", type=Path, required=True, help="instance masks, one per image, same shapes")
+    train.add_argument("--method", choices=METHODS, default=_DEFAULTS.method, help="default %(default)s")
+    train.add_argument("--scheme", choices=SCHEMES, default=_DEFAULTS.scheme, help="default %(default)s")
+    train.add_argument("--n2v", type=Path, default=None, help="N2V model folder (needed by every scheme but baseline)")
+    train.add_argument("--out", type=Path, required=True, help="model folder to write")
+    train.add_argument("--epochs", type=int, default=_DEFAULTS.epochs, help="default %(default)s")
+    train.add_argument("--steps", type=int, default=_DEFAULTS.steps_per_epoch, help="steps per epoch (default %(default)s)")
+    train.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size, help="default %(default)s")
+    train.add_argument("--patch-size", type=int, default=_DEFAULTS.patch_size, help="default %(default)s")
+    train.add_argument("--depth", type=int, default=_DEFAULTS.depth, help="U-Net depth (default %(default)s)")
+    train.add_argument("--n-filters", type=int, default=_DEFAULTS.n_filters, help="default %(default)s")
+    train.add_argument("--lr", type=float, default=_DEFAULTS.learning_rate, help="default %(default)s")
+    train.add_argument(
+        "--margin", type=int, default=_DEFAULTS.annotation_margin, help="pixels around labelled objects that count (default %(default)s)"
+    )
+    train.add_argument("--seed", type=int, default=None)
+    train.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default %(default)s)")
+    train.set_defaults(func=_train)
+
+    predict = commands.add_parser("predict", help="segment images with a trained model; writes <name>_labels.tif")
+    predict.add_argument("model", type=Path, help="segmentation model folder")
+    predict.add_argument("images", nargs="+", type=Path)
+    predict.add_argument("--out", type=Path, required=True, help="folder for the label images")
+    predict.add_argument("--tile", type=int, default=None, help="tile edge for large images (default: whole image)")
+    predict.add_argument("--device", default="auto")
+    predict.set_defaults(func=_predict)
+
+    evaluate = commands.add_parser("evaluate", help="print AP (IoU 0.5) and SEG of a model against instance masks")
+    evaluate.add_argument("model", type=Path, help="segmentation model folder")
+    evaluate.add_argument("images", nargs="+", type=Path)
+    evaluate.add_argument("--labels", nargs="+", type=Path, required=True, help="ground-truth instance masks, one per image")
+    evaluate.add_argument("--device", default="auto")
+    evaluate.set_defaults(func=_evaluate)
