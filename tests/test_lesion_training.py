@@ -119,6 +119,11 @@ def test_stopping_early_keeps_the_finished_members(tmp_path):
             break
     events.close()
     assert len(LesionEnsemble.load(tmp_path / "ens", device="cpu")) == 1
+    # Stopped inside the first member: that member, as trained so far, is kept.
+    events = train_ensemble(cases, pretraining="none", finetune_config=fine, n_models=3, out_dir=tmp_path / "first", device="cpu")
+    next(events)
+    events.close()
+    assert len(LesionEnsemble.load(tmp_path / "first", device="cpu")) == 1
 
 
 def test_predict_probability_keeps_the_volume_shape():

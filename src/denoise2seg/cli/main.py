@@ -12,7 +12,7 @@ import sys
 
 from .. import __version__
 
-COMMAND_GROUPS = ["n2v", "demo", "pseudo_ct", "seg", "ct"]
+COMMAND_GROUPS = ["n2v", "demo", "pseudo_ct", "seg", "ct", "ladp"]
 
 
 def build_parser() -> argparse.ArgumentParser:

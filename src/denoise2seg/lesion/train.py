@@ -10,6 +10,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from ..io.model_folder import ModelFolderError, load_into, read_model_config
 from ..nets import UNet, UNetSpec
 from ..training import Schedule, TrainingEvent, choose_device, run_training
 from .cases import LesionCase, normalize_case
@@ -48,6 +49,45 @@ def _slice_sets(train_cases, val_cases, divisor: int, seed: int) -> tuple[SliceS
     return split_slices(train, VALIDATION_FRACTION, seed)
 
 
+def pretrain(
+    train_cases: list[LesionCase],
+    config: PretrainConfig | None = None,
+    *,
+    val_cases: list[LesionCase] | None = None,
+    out_dir: str | Path | None = None,
+    device: str | torch.device | None = "auto",
+    seed: int = 0,
+) -> Iterator[TrainingEvent]:
+    """Self-pretrain one U-Net with LADP or DDP (``config.mode``) and yield training events.
+
+    The network predicts the noise ``W`` (``C`` output channels); ``out_dir`` becomes a
+    ``ladp-pretrain`` model folder that :func:`train_ensemble` can start from.
+    """
+    config = config or PretrainConfig()
+    if not train_cases:
+        raise ValueError("no training cases given: LADP pretraining needs annotated volumes")
+    channels = train_cases[0].channels
+    spec = UNetSpec(ndim=2, in_channels=channels, out_channels=channels, depth=config.depth, n_filters=config.n_filters)
+    train, val = _slice_sets(train_cases, val_cases, spec.divisor, seed)
+    torch.manual_seed(seed)
+    net = UNet(spec).to(choose_device(device))
+    task = PretrainTask(net, replace(config, seed=seed), train, val, seed)
+    yield from run_training(task, _schedule(config, len(train)), out_dir=out_dir)
+
+
+def load_pretrained(folder: str | Path) -> tuple[UNet, PretrainConfig]:
+    """The network (on the CPU) and settings of a folder written by :func:`pretrain`."""
+    record = read_model_config(folder, kind="ladp-pretrain")
+    try:
+        net = UNet(UNetSpec.from_dict(record["network"]))
+        config = PretrainConfig.from_dict(record["config"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ModelFolderError(f"the config.json of {folder} is incomplete or invalid ({type(err).__name__}: {err})") from err
+    # The weights after the last epoch, as when pretraining runs inside train_ensemble.
+    load_into(net, folder, "last")
+    return net, config
+
+
 def _relay(events, offset: int, total: int, member: int, n_members: int, phase: str) -> Iterator[LADPEvent]:
     """Re-emit one phase's events with run-wide step counts; its own "done" is left out."""
     try:
@@ -84,6 +124,7 @@ def train_ensemble(
     seed: int = 0,
     preview_case: LesionCase | None = None,
     preview_every: int = 0,
+    pretrained: str | Path | None = None,
 ) -> Iterator[LADPEvent]:
     """Train ``n_models`` segmenters with different seeds and yield their training events.
 
@@ -102,10 +143,14 @@ def train_ensemble(
     out_dir : path, optional
         Ensemble folder: ``member_00/`` ... each a segmenter model folder with its
         pretraining in ``member_XX/pretrained/``; ``config.json`` lists the members.
-        Stopping early writes an ensemble of the members finished so far.
+        Stopping early writes an ensemble of the members finished so far (or, stopped
+        during the first member, of that member as trained so far).
     preview_case : LesionCase, optional
         Segmented after every finetuning epoch (or every ``preview_every`` steps) for
         ``"preview"`` events (uint8 mask ``(Z, Y, X)``).
+    pretrained : path, optional
+        A folder written by :func:`pretrain`: every member starts from it instead of
+        being pretrained itself (``pretraining`` is then taken from that folder).
     """
     if pretraining not in PRETRAINING_MODES:
         raise ValueError(f"pretraining must be one of {PRETRAINING_MODES}, got {pretraining!r}")
@@ -113,6 +158,10 @@ def train_ensemble(
         raise ValueError(f"the ensemble needs at least one model, got n_models={n_models}")
     if not train_cases:
         raise ValueError("no training cases given: LADP needs annotated volumes")
+    pretrained_net = None
+    if pretrained is not None:
+        pretrained_net, pretrain_config = load_pretrained(pretrained)
+        pretraining = pretrain_config.mode
     pretrain_config = pretrain_config or PretrainConfig()
     if pretraining != "none":
         pretrain_config = replace(pretrain_config, mode=pretraining)
@@ -122,8 +171,12 @@ def train_ensemble(
     # With pretraining the pretrained architecture is kept; without, finetune_config's.
     arch = pretrain_config if pretraining != "none" else finetune_config
     spec = UNetSpec(ndim=2, in_channels=channels, out_channels=channels, depth=arch.depth, n_filters=arch.n_filters)
+    if pretrained_net is not None:
+        spec = pretrained_net.spec
+        if spec.in_channels != channels:
+            raise ValueError(f"the pretrained network takes {spec.in_channels} channels, the cases have {channels}")
     train, val = _slice_sets(train_cases, val_cases, spec.divisor, seed)
-    pre_schedule = _schedule(pretrain_config, len(train)) if pretraining != "none" else None
+    pre_schedule = _schedule(pretrain_config, len(train)) if pretraining != "none" and pretrained_net is None else None
     ft_schedule = _schedule(finetune_config, len(train))
     per_member = (pre_schedule.total_steps if pre_schedule else 0) + ft_schedule.total_steps
     total = per_member * n_models
@@ -133,11 +186,15 @@ def train_ensemble(
     out_dir = Path(out_dir) if out_dir is not None else None
     finished: list[str] = []
     pretraining_record = {"mode": pretraining, **({"config": pretrain_config.to_dict()} if pretraining != "none" else {})}
+    if pretrained is not None:
+        pretraining_record["from"] = str(pretrained)
     try:
         for member in range(n_models):
             member_seed = seed + member
             torch.manual_seed(member_seed)
             net = UNet(spec).to(torch_device)
+            if pretrained_net is not None:
+                net.load_state_dict(pretrained_net.state_dict())
             offset = member * per_member
             member_dir = out_dir / f"member_{member:02d}" if out_dir is not None else None
             if pre_schedule is not None:
@@ -153,5 +210,10 @@ def train_ensemble(
             finished.append(f"member_{member:02d}")
         yield LADPEvent("done", total, total, finetune_config.epochs, path=out_dir, member=n_models - 1, n_members=n_models)
     finally:
-        if out_dir is not None and finished:
-            write_ensemble_folder(out_dir, finished, {"pretraining": pretraining_record, "n_models_planned": n_models})
+        if out_dir is not None:
+            # Stopped during the first member: keep its weights so far (saved by the loop)
+            # rather than leaving no usable model at all.
+            started = [d.name for d in sorted(out_dir.glob("member_*")) if (d / "config.json").is_file()]
+            members = finished or started[:1]
+            if members:
+                write_ensemble_folder(out_dir, members, {"pretraining": pretraining_record, "n_models_planned": n_models})
