@@ -22,13 +22,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from denoise2seg.lesion.config import FinetuneConfig, PretrainConfig
-from denoise2seg.lesion.model import LesionEnsemble, LesionSegmenter
+from denoise2seg.lesion.model import LesionEnsemble
 from denoise2seg.lesion.synthetic import synthetic_lesion_cases
 from denoise2seg.lesion.train import train_ensemble
 from denoise2seg.metrics_lesion import DEFAULT_NSD_TOLERANCE_MM, SIZE_BINS, score_case, summarize
@@ -55,8 +56,6 @@ def run_variant(mode: str, decoder_only: bool, rep: int, data: dict, args, devic
         epochs=args.finetune_epochs, batch_size=args.batch_size, learning_rate=args.lr, steps_per_epoch=steps,
         depth=args.depth, n_filters=args.n_filters,
     )
-    import tempfile
-
     with tempfile.TemporaryDirectory() as folder:
         events = train_ensemble(
             data["train"], val_cases=data["val"], pretraining=mode, pretrain_config=pre, finetune_config=fine,
@@ -64,7 +63,7 @@ def run_variant(mode: str, decoder_only: bool, rep: int, data: dict, args, devic
         )
         for _ in events:
             pass
-        ensemble = LesionEnsemble([LesionSegmenter.load(Path(folder) / f"member_{m:02d}", device) for m in range(args.ensemble)])
+        ensemble = LesionEnsemble.load(folder, device)
         scores = [
             score_case(ensemble.predict(case.image, case.brain), case.labels, case.brain, case.spacing, case.name, args.tolerance)
             for case in data["test"]

@@ -7,6 +7,8 @@ each mask and measures Euclidean distances in millimetres with the voxel ``spaci
 from __future__ import annotations
 
 import math
+import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -18,6 +20,14 @@ SIZE_BINS = ("<1%", "1-5%", ">5%")
 # NSD tolerance (mm). The paper does not state one; 2 mm is one voxel of the
 # synthetic-lesion data and about the in-plane resolution of clinical brain MRI.
 DEFAULT_NSD_TOLERANCE_MM = 2.0
+
+
+@contextmanager
+def _quiet_monai():
+    """Silence MONAI's deprecation notice about an argument it passes to itself (MONAI 1.5-1.6)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*always_return_as_numpy.*", category=FutureWarning)
+        yield
 
 
 def _as_monai(mask: np.ndarray) -> torch.Tensor:
@@ -57,8 +67,9 @@ def mean_average_surface_distance(pred: np.ndarray, truth: np.ndarray, spacing=1
         return math.nan
     sampling = _spacing(spacing, pred.ndim)
     p, t = _as_monai(pred), _as_monai(truth)
-    to_truth = compute_average_surface_distance(p, t, include_background=True, spacing=sampling)
-    to_pred = compute_average_surface_distance(t, p, include_background=True, spacing=sampling)
+    with _quiet_monai():
+        to_truth = compute_average_surface_distance(p, t, include_background=True, spacing=sampling)
+        to_pred = compute_average_surface_distance(t, p, include_background=True, spacing=sampling)
     return float((to_truth + to_pred).item() / 2.0)
 
 
@@ -73,9 +84,10 @@ def normalized_surface_dice(pred: np.ndarray, truth: np.ndarray, tolerance: floa
         return 1.0
     if not pred.any() or not truth.any():
         return 0.0
-    value = compute_surface_dice(
-        _as_monai(pred), _as_monai(truth), [float(tolerance)], include_background=True, spacing=_spacing(spacing, pred.ndim)
-    )
+    with _quiet_monai():
+        value = compute_surface_dice(
+            _as_monai(pred), _as_monai(truth), [float(tolerance)], include_background=True, spacing=_spacing(spacing, pred.ndim)
+        )
     return float(value.item())
 
 

@@ -7,13 +7,25 @@ test-time augmentation and majority voting; ``data`` builds the synthetic-lesion
 cases and reads users' NIfTI volumes.
 """
 
+from .cases import LesionCase, read_nifti_case
 from .config import FinetuneConfig, PretrainConfig
+from .model import LesionEnsemble, LesionSegmenter
 from .noise import add_label_aware_noise, label_aware_noise
 from .roi import roi_mask, sample_lambda, sample_roi, signed_distance
+from .synthetic import synthetic_lesion_case, synthetic_lesion_cases
+from .train import pretrain, train_ensemble
 
 __all__ = [
     "FinetuneConfig",
+    "LesionCase",
+    "LesionEnsemble",
+    "LesionSegmenter",
     "PretrainConfig",
+    "pretrain",
+    "read_nifti_case",
+    "synthetic_lesion_case",
+    "synthetic_lesion_cases",
+    "train_ensemble",
     "add_label_aware_noise",
     "label_aware_noise",
     "roi_mask",
