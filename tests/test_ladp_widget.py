@@ -39,6 +39,9 @@ def test_ladp_widget_trains_segments_and_exports(make_napari_viewer, qtbot, tmp_
 
     assert (tmp_path / "model" / "config.json").is_file()
     assert len(widget.losses) == 2 * (20 + 60)
+    assert set(widget.phases) == {"pretrain", "finetune"}
+    plotted = sum(len(line.get_xdata()) for line in widget.loss_axes.get_lines())
+    assert plotted == len(widget.losses)
     assert widget.progress.value() == widget.progress.maximum()
     assert LIVE_LAYER in viewer.layers and viewer.layers[LIVE_LAYER].data.shape == case.labels.shape
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import napari
 import numpy as np
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
 from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import (
@@ -38,6 +40,8 @@ NONE = "(none)"
 MODES = {"LADP": "ladp", "DDP": "ddp", "none": "none"}
 LIVE_LAYER = "LADP segmentation (live)"
 RESULT_LAYER = "LADP lesions"
+# Redraw the loss curve every this many steps: drawing every step would slow the GUI.
+PLOT_EVERY = 10
 
 
 def _spin(value: int, low: int, high: int) -> QSpinBox:
@@ -56,6 +60,7 @@ class LADPWidget(QWidget):
         self.worker = None
         self.model_dir: Path | None = None
         self.losses: list[float] = []
+        self.phases: list[str] = []
         self._stop = threading.Event()
         pre, fine = PretrainConfig(), FinetuneConfig()
 
@@ -108,10 +113,14 @@ class LADPWidget(QWidget):
         self.export_button = QPushButton("Export lesions (NIfTI)...")
         self.progress = QProgressBar()
         self.status = QLabel("")
+        self.figure = Figure(figsize=(3, 2), tight_layout=True)
+        self.loss_axes = self.figure.add_subplot(111)
+        self.loss_canvas = FigureCanvasQTAgg(self.figure)
+        self.loss_canvas.setMinimumHeight(140)
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        for widget in (self.train_button, self.stop_button, self.progress, self.status, self.segment_button, self.export_button):
+        for widget in (self.train_button, self.stop_button, self.progress, self.status, self.loss_canvas, self.segment_button, self.export_button):
             layout.addWidget(widget)
         layout.addStretch()
 
@@ -200,7 +209,7 @@ class LADPWidget(QWidget):
             show_error(f"LADP: {err}")
             return
         self.model_dir = out_dir
-        self.losses = []
+        self.losses, self.phases = [], []
         self._stop.clear()
         self._scale = case.spacing
         mode, n_models, device = MODES[self.mode_combo.currentText()], self.ensemble_spin.value(), self.device_combo.currentText()
@@ -239,11 +248,29 @@ class LADPWidget(QWidget):
         where = f"model {event.member + 1}/{event.n_members}, {event.phase}"
         if event.kind == "step":
             self.losses.append(event.train_loss)
+            self.phases.append(event.phase)
             self.status.setText(f"{where}, epoch {event.epoch}: loss {event.train_loss:.4g}")
+            if event.step % PLOT_EVERY == 0 or event.step == event.total_steps:
+                self._plot_losses()
         elif event.kind == "epoch":
             self.status.setText(f"{where}, epoch {event.epoch}: validation {event.val_loss:.4g}")
         elif event.kind == "preview":
             self._show_labels(LIVE_LAYER, event.preview)
+
+    def _plot_losses(self) -> None:
+        """Training loss per step, pretraining (noise L2) and finetuning (segmentation) in two colours."""
+        axes = self.loss_axes
+        axes.clear()
+        steps = np.arange(1, len(self.losses) + 1)
+        losses, phases = np.asarray(self.losses), np.asarray(self.phases)
+        for phase, colour in (("pretrain", "tab:blue"), ("finetune", "tab:orange")):
+            chosen = phases == phase
+            if chosen.any():
+                axes.plot(steps[chosen], losses[chosen], ".", markersize=2, color=colour, label=phase)
+        axes.set_xlabel("step")
+        axes.set_ylabel("loss")
+        axes.legend(fontsize="small")
+        self.loss_canvas.draw_idle()
 
     def _on_finished(self) -> None:
         self.worker = None
