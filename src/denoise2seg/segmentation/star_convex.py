@@ -100,7 +100,7 @@ def stardist_loss(
 # At most this fraction of the pixels enters NMS (the most probable ones). Nuclei cover far
 # less of an image; the cap only bounds the quadratic cost of NMS for an undertrained
 # network whose probability map is high everywhere.
-MAX_CANDIDATE_FRACTION = 0.25
+MAX_CANDIDATE_FRACTION = 0.1
 
 
 def nms_candidates(prob: np.ndarray, dist: np.ndarray, nms_thresh: float, prob_floor: float) -> tuple:

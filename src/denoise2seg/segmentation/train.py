@@ -41,11 +41,6 @@ def _network_inputs(model: SegmentationModel, frames: list[AnnotatedFrame]) -> l
 def _resolve_n2v(config: SegmentationConfig, n2v_model, device: torch.device) -> tuple[N2VModel | None, Path | None]:
     if not config.uses_n2v:
         return None, None
-    if n2v_model is None:
-        raise ValueError(
-            f"scheme {config.scheme!r} needs a trained N2V model: pass n2v_model (an N2VModel or its model folder), "
-            "or use scheme 'baseline'"
-        )
     if isinstance(n2v_model, N2VModel):
         n2v_model.net.to(device)
         return n2v_model, None
@@ -97,6 +92,11 @@ def train_segmentation(
     a missing N2V model) raises ``ValueError`` before anything trains.
     """
     config = config or SegmentationConfig()
+    if config.uses_n2v and n2v_model is None:
+        raise ValueError(
+            f"scheme {config.scheme!r} needs a trained N2V model: pass n2v_model (an N2VModel or its model folder), "
+            "or use scheme 'baseline'"
+        )
     frames = collect_annotated_frames(images, labels, margin=config.annotation_margin, patch_shape=config.patch_shape)
     if validation is not None:
         val_frames = collect_annotated_frames(*validation, margin=config.annotation_margin, patch_shape=(1, 1))

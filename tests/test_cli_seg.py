@@ -1,0 +1,39 @@
+"""``denoise2seg seg train|predict|evaluate`` on TIFF files."""
+
+import numpy as np
+import tifffile
+
+from denoise2seg.cli.main import main
+from denoise2seg.data.synthetic_nuclei import synthetic_nuclei
+from denoise2seg.metrics import average_precision
+
+
+def test_train_predict_evaluate(tmp_path, capsys):
+    noisy, _, labels = synthetic_nuclei((64, 64), n_objects=6, noise_sigma=20, seed=1)
+    tifffile.imwrite(tmp_path / "image.tif", noisy)
+    tifffile.imwrite(tmp_path / "mask.tif", labels)
+    tiny = ["--epochs", "1", "--steps", "2", "--batch-size", "2", "--patch-size", "32", "--depth", "1", "--n-filters", "4"]
+    code = main(
+        ["seg", "train", str(tmp_path / "image.tif"), "--labels", str(tmp_path / "mask.tif"), "--out", str(tmp_path / "model"),
+         "--device", "cpu", "--seed", "0", *tiny]
+    )
+    assert code == 0
+    assert "prob_thresh" in capsys.readouterr().out
+    assert main(["seg", "predict", str(tmp_path / "model"), str(tmp_path / "image.tif"), "--out", str(tmp_path / "out"), "--device", "cpu"]) == 0
+    predicted = tifffile.imread(tmp_path / "out" / "image_labels.tif")
+    assert predicted.shape == noisy.shape and predicted.dtype == np.int32
+    capsys.readouterr()
+    assert main(["seg", "evaluate", str(tmp_path / "model"), str(tmp_path / "image.tif"), "--labels", str(tmp_path / "mask.tif"), "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert f"AP {average_precision(labels, predicted):.4f}" in printed
+
+
+def test_bad_requests_exit_with_a_message(tmp_path, capsys):
+    noisy, _, labels = synthetic_nuclei((64, 64), n_objects=4, noise_sigma=20, seed=2)
+    tifffile.imwrite(tmp_path / "image.tif", noisy)
+    tifffile.imwrite(tmp_path / "mask.tif", labels)
+    args = ["seg", "train", str(tmp_path / "image.tif"), "--labels", str(tmp_path / "mask.tif"), "--out", str(tmp_path / "m")]
+    assert main([*args, "--method", "stardist", "--scheme", "finetune"]) == 2
+    assert "not available for StarDist" in capsys.readouterr().err
+    assert main([*args, "--scheme", "sequential"]) == 2
+    assert "needs a trained N2V model" in capsys.readouterr().err
