@@ -21,7 +21,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class VGGWeightsUnavailable(RuntimeError):
+class VGGWeightsUnavailable(FileNotFoundError):
     """The ImageNet VGG-19 weights could not be found or downloaded."""
 
 

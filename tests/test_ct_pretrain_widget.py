@@ -1,0 +1,99 @@
+"""The CT denoise-pretrain widget driven like a user: choose layers, pretrain + finetune, watch, segment, export."""
+
+import numpy as np
+import pytest
+
+from denoise2seg.ct import read_volume, volume_dice
+from denoise2seg.ct.samples import chest_ct_slice
+from denoise2seg.ct.synthetic_lesions import synthetic_lesion_cases
+from denoise2seg.napari import ct_pretrain_widget
+from denoise2seg.napari.ct_pretrain_widget import LIVE_LAYER, RESULT_LAYER, CTPretrainWidget
+
+pytestmark = pytest.mark.gui
+
+
+def _tiny(widget, tmp_path, pretext="denoise"):
+    widget.pretext_combo.setCurrentText(pretext)
+    widget.loss_combo.setCurrentText("mse")
+    widget.size_spin.setValue(32)
+    widget.depth_spin.setValue(2)
+    widget.filters_spin.setValue(8)
+    widget.pretext_epochs_spin.setValue(1)
+    widget.finetune_epochs_spin.setValue(12)
+    widget.steps_spin.setValue(4)
+    widget.batch_spin.setValue(8)
+    widget.device_combo.setCurrentText("cpu")
+    widget.model_dir_edit.setText(str(tmp_path / "model"))
+
+
+def test_ct_widget_pretrains_finetunes_segments_and_exports(make_napari_viewer, qtbot, tmp_path):
+    viewer = make_napari_viewer()
+    (volume, mask), (other, _) = synthetic_lesion_cases(chest_ct_slice(), n_cases=2, n_slices=4, seed=5)
+    viewer.add_image(other.hu, name="unlabelled", scale=other.spacing)
+    viewer.add_image(volume.hu, name="ct", scale=volume.spacing)
+    viewer.add_labels(mask, name="lesions", scale=volume.spacing)
+    widget = CTPretrainWidget(viewer)
+    qtbot.addWidget(widget)
+    widget.image_combo.setCurrentText("ct")
+    assert widget.labels_combo.currentText() == "lesions"
+    widget.unlabelled_list.item(0).setSelected(True)
+    widget.only_labelled_check.setChecked(False)
+    _tiny(widget, tmp_path)
+    widget.train_button.click()
+    assert not widget.train_button.isEnabled()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=120_000)
+
+    assert (tmp_path / "model" / "pretext" / "config.json").is_file()
+    assert (tmp_path / "model" / "segmentation" / "config.json").is_file()
+    assert len(widget.plot.losses["pretext"]) == 4 and len(widget.plot.losses["finetune"]) == 12 * 4
+    assert widget.progress.value() == widget.progress.maximum()
+    assert LIVE_LAYER in viewer.layers and viewer.layers[LIVE_LAYER].data.shape == mask.shape
+    assert tuple(viewer.layers[LIVE_LAYER].scale) == pytest.approx(volume.spacing)
+
+    widget.segment_button.click()
+    assert RESULT_LAYER in viewer.layers
+    segmented = viewer.layers[RESULT_LAYER].data
+    assert segmented.shape == mask.shape and segmented.any()
+    path = widget.export(tmp_path / "lesions.nii.gz")
+    written = read_volume(path)
+    np.testing.assert_array_equal(written.hu > 0, segmented > 0)
+    assert written.spacing == pytest.approx(volume.spacing)
+    assert volume_dice(segmented, mask) > 0.2
+
+
+def test_ct_widget_stop_keeps_a_model(make_napari_viewer, qtbot, tmp_path):
+    viewer = make_napari_viewer()
+    (volume, mask), = synthetic_lesion_cases(chest_ct_slice(), n_cases=1, n_slices=3, seed=6)
+    viewer.add_image(volume.hu, name="ct")
+    viewer.add_labels(mask, name="lesions")
+    widget = CTPretrainWidget(viewer)
+    qtbot.addWidget(widget)
+    _tiny(widget, tmp_path, pretext="none")
+    assert not widget.loss_combo.isEnabled()
+    widget.finetune_epochs_spin.setValue(500)
+    widget.train_button.click()
+    qtbot.waitUntil(lambda: len(widget.plot.losses.get("finetune", [])) >= 3, timeout=60_000)
+    widget.stop_button.click()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    assert len(widget.plot.losses["finetune"]) < 500 * 4
+    assert (tmp_path / "model" / "segmentation" / "config.json").is_file()
+
+
+def test_ct_widget_reports_bad_input(make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    errors = []
+    monkeypatch.setattr(ct_pretrain_widget, "show_error", errors.append)
+    viewer = make_napari_viewer()
+    viewer.add_image(np.full((2, 32, 32), -800, np.float32), name="ct")
+    viewer.add_labels(np.zeros((2, 32, 32), np.uint8), name="lesions")
+    widget = CTPretrainWidget(viewer)
+    qtbot.addWidget(widget)
+    _tiny(widget, tmp_path)
+    widget.train_button.click()
+    assert widget.worker is None and "empty" in errors[-1]
+
+    viewer.layers["lesions"].data[0, 5:9, 5:9] = 1
+    widget.loss_combo.setCurrentText("perceptual")
+    widget.vgg_edit.setText(str(tmp_path / "missing-vgg.pth"))
+    widget.train_button.click()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    assert "--vgg-weights" in errors[-1] and not (tmp_path / "model" / "segmentation").exists()
