@@ -79,3 +79,16 @@ def test_napari_sample_is_image_and_exact_labels():
     assert (image_kind, labels_kind) == ("image", "labels")
     assert image.shape == labels.shape and labels.any()
     assert "synthetic-lesion" in image_meta["name"] and image_meta["scale"] == labels_meta["scale"]
+
+
+def test_head_slice_from_pydicom_data_gets_body_lesions():
+    pytest.importorskip("data_store", reason="the optional package pydicom-data is not installed")
+    from denoise2seg.ct.samples import head_ct_slice
+
+    head = head_ct_slice()
+    assert head.shape == (1, 512, 512) and head.spacing[1:] == pytest.approx((0.478516, 0.478516))
+    body = lesion_region(head.hu[0], "body")
+    assert 0 < np.median(head.hu[0][body]) < 100  # brain and scalp, in HU
+    (volume, mask), = synthetic_lesion_cases(head, n_cases=1, n_slices=2, seed=0, where="body")
+    # lesions only raise density, so the body of the lesioned volume still holds every lesion voxel
+    assert mask.any() and not (mask.astype(bool) & ~lesion_region(volume.hu, "body")).any()

@@ -124,11 +124,12 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _synthetic(args: argparse.Namespace) -> int:
-    from ..ct.samples import chest_ct_slice
+    from ..ct.samples import chest_ct_slice, head_ct_slice
     from ..ct.synthetic_lesions import synthetic_lesion_cases
 
+    base, where = (chest_ct_slice(), "lung") if args.anatomy == "chest" else (head_ct_slice(), "body")
     args.out.mkdir(parents=True, exist_ok=True)
-    for i, (volume, mask) in enumerate(synthetic_lesion_cases(chest_ct_slice(), args.cases, args.slices, seed=args.seed)):
+    for i, (volume, mask) in enumerate(synthetic_lesion_cases(base, args.cases, args.slices, seed=args.seed, where=where)):
         image = write_volume_nifti(args.out / f"case{i:03d}_synthetic-lesion.nii.gz", volume)
         write_labels_nifti(args.out / f"case{i:03d}_synthetic-lesion_labels.nii.gz", mask, volume.spacing)
         print(f"{image} ({', '.join(volume.metadata['lesion_kinds'])})")
@@ -188,4 +189,9 @@ def register(subparsers) -> None:
     synthetic.add_argument("--cases", type=int, default=10, help="number of cases (default %(default)s)")
     synthetic.add_argument("--slices", type=int, default=8, help="slices per case (default %(default)s)")
     synthetic.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
+    synthetic.add_argument(
+        "--anatomy", choices=("chest", "head"), default="chest",
+        help="chest: pydicom's CT_small.dcm, lesions in the lung; head: pydicom-data's 693_UNCR.dcm "
+        "(pip install pydicom-data), lesions in the body (default %(default)s)",
+    )
     synthetic.set_defaults(func=_synthetic)

@@ -28,11 +28,14 @@ def head_ct_slice() -> CTVolume:
     Needs the optional package ``pydicom-data`` (``pip install pydicom-data``), whose wheel
     holds the file; nothing is downloaded at run time.
     """
+    # pydicom-data installs the module ``data_store``; asking it directly (rather than
+    # pydicom.data.get_testdata_file) never falls back to a download.
     try:
-        from pydicom_data import data_path
+        from data_store import DataStore
     except ImportError as err:
         raise FileNotFoundError(f"{HEAD} comes with the optional package pydicom-data: pip install pydicom-data") from err
-    path = data_path / HEAD
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing from the pydicom-data installation")
+    try:
+        path = DataStore().get_path(HEAD)
+    except ValueError as err:
+        raise FileNotFoundError(f"{HEAD} is missing from the pydicom-data installation ({err})") from err
     return read_dicom_series([path])

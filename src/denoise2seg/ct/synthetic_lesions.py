@@ -47,25 +47,32 @@ class LesionSettings:
     consolidation_fraction: float = 0.4
 
 
-def lesion_region(hu: np.ndarray, min_pixels: int = 30) -> np.ndarray:
-    """Where lesions may go in a ``(Y, X)`` or ``(Z, Y, X)`` HU array: lung, else body.
+REGIONS = ("lung", "body")
+
+
+def lesion_region(hu: np.ndarray, where: str = "lung", min_pixels: int = 30) -> np.ndarray:
+    """Where lesions may go in a ``(Y, X)`` or ``(Z, Y, X)`` HU array: ``"lung"`` or ``"body"``.
 
     Lung is aerated tissue, smoothed HU between -950 and -400 (outside air, near -1000
-    HU, is excluded), opened and stripped of pieces under ``min_pixels`` per slice. A
-    slice with no lung (a head scan, say) uses its body, smoothed HU above -300.
+    HU, is excluded), opened and stripped of pieces under ``min_pixels`` per slice; a
+    slice without lung falls back to the body. Body is smoothed HU above -300 with its
+    holes filled (the region for a scan without lung, a head scan say).
     """
+    if where not in REGIONS:
+        raise ValueError(f"lesion region must be one of {REGIONS}, got {where!r}")
     hu = np.asarray(hu, dtype=np.float32)
     if hu.ndim == 3:
-        return np.stack([lesion_region(s, min_pixels) for s in hu])
+        return np.stack([lesion_region(s, where, min_pixels) for s in hu])
     smooth = ndimage.gaussian_filter(hu, 1.5)
+    body = ndimage.binary_fill_holes(ndimage.binary_opening(smooth > -300, iterations=2))
+    if where == "body":
+        return body
     lung = ndimage.binary_opening((smooth > -950) & (smooth < -400), iterations=2)
     labels, n = ndimage.label(lung)
     if n:
         sizes = ndimage.sum(lung, labels, index=np.arange(1, n + 1))
         lung = np.isin(labels, 1 + np.flatnonzero(sizes >= min_pixels))
-    if lung.sum() >= min_pixels:
-        return lung
-    return ndimage.binary_fill_holes(ndimage.binary_opening(smooth > -300, iterations=2))
+    return lung if lung.sum() >= min_pixels else body
 
 
 def _smooth_field(shape: tuple[int, ...], sigma: float, rng: np.random.Generator) -> np.ndarray:
@@ -153,12 +160,14 @@ def synthetic_lesion_cases(
     seed: int = 0,
     settings: LesionSettings = LesionSettings(),
     noise_hu: float = 10.0,
+    where: str = "lung",
 ) -> list[tuple[CTVolume, np.ndarray]]:
     """``n_cases`` synthetic-lesion cases ``(CTVolume, mask)`` from the first slice of ``base``.
 
     Each case is ``n_slices`` deformed copies of the slice (:func:`deformed_slices`) with
     fresh Gaussian noise of ``noise_hu`` (so slices differ in noise as real slices do) and
-    1-3 lesions (:func:`insert_lesions`); every case has at least one lesion voxel. The
+    1-3 lesions (:func:`insert_lesions`) in the ``where`` region (:func:`lesion_region`:
+    ``"lung"`` for a chest slice, ``"body"`` for a head slice); every case has at least one lesion voxel. The
     spacing is the base's, with its z spacing for the stacked slices.
     """
     if n_cases < 1 or n_slices < 1:
@@ -168,7 +177,7 @@ def synthetic_lesion_cases(
     while len(cases) < n_cases:
         anatomy = deformed_slices(base.hu[0], n_slices, rng)
         anatomy = anatomy + rng.normal(0, noise_hu, anatomy.shape).astype(np.float32)
-        hu, mask, kinds = insert_lesions(anatomy, rng, settings)
+        hu, mask, kinds = insert_lesions(anatomy, rng, settings, region=lesion_region(anatomy, where))
         if not mask.any():
             continue
         metadata = {**base.metadata, "synthetic_lesion": True, "lesion_kinds": kinds, "case": len(cases), "seed": seed}
