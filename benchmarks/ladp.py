@@ -10,6 +10,7 @@ markdown table of means (+- standard deviation over repetitions) and writes it t
 CPU-sized (the numbers in docs/ladp.md):
 
     OMP_NUM_THREADS=1 python benchmarks/ladp.py --device cpu --out ladp_table.md
+    OMP_NUM_THREADS=1 python benchmarks/ladp.py --device cpu --reps 3 --resume ladp_table.json --out ladp_table.md
 
 The paper's schedule on a GPU:
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import tempfile
 import time
 from pathlib import Path
@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--tolerance", type=float, default=DEFAULT_NSD_TOLERANCE_MM, help="NSD tolerance (mm)")
     parser.add_argument("--variants", nargs="+", default=[name for name, _, _ in VARIANTS])
     parser.add_argument("--out", type=Path, default=None, help="also write the table (and a .json of the runs) here")
+    parser.add_argument("--resume", type=Path, default=None, metavar="RUNS.json",
+                        help="runs of an earlier call (its .json): kept, and only the missing repetitions are trained")
     args = parser.parse_args(argv)
     device = choose_device(args.device)
     data = {
@@ -106,10 +108,14 @@ def main(argv: list[str] | None = None) -> str:
         "test": synthetic_lesion_cases(args.n_test, TEST_SEED),
     }
     runs: dict[str, list[dict]] = {}
+    if args.resume is not None:
+        earlier = json.loads(args.resume.read_text())
+        runs = {name: list(summaries) for name, summaries in earlier.items()}
     for name, mode, decoder_only in VARIANTS:
         if name not in args.variants:
             continue
-        for rep in range(args.reps):
+        # Repetition r always uses seed 1000 r, so a resumed benchmark equals one long run.
+        for rep in range(len(runs.get(name, [])), args.reps):
             start = time.perf_counter()
             summary = run_variant(mode, decoder_only, rep, data, args, device)
             summary["seconds"] = time.perf_counter() - start
@@ -139,7 +145,7 @@ def main(argv: list[str] | None = None) -> str:
     print(table)
     if args.out is not None:
         args.out.write_text(table + "\n")
-        args.out.with_suffix(".json").write_text(json.dumps(runs, indent=2, default=lambda v: None if math.isnan(v) else v))
+        args.out.with_suffix(".json").write_text(json.dumps(runs, indent=2))
     return table
 
 

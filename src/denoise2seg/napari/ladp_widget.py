@@ -59,6 +59,8 @@ class LADPWidget(QWidget):
         self.viewer = viewer
         self.worker = None
         self.model_dir: Path | None = None
+        # Voxel size of the layers last trained on or segmented, given to result layers.
+        self._scale: tuple | None = None
         self.losses: list[float] = []
         self.phases: list[str] = []
         self._stop = threading.Event()
@@ -284,7 +286,7 @@ class LADPWidget(QWidget):
         if name in self.viewer.layers:
             self.viewer.layers[name].data = data
         else:
-            self.viewer.add_labels(data, name=name, scale=getattr(self, "_scale", None) or (1.0,) * data.ndim)
+            self.viewer.add_labels(data, name=name, scale=self._scale or (1.0,) * data.ndim)
 
     # prediction and export
     def segment(self) -> None:
