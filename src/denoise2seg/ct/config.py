@@ -75,8 +75,9 @@ class CTPretrainConfig:
         if self.pretext_loss not in PRETEXT_LOSSES:
             raise ValueError(f"pretext_loss must be 'perceptual' or 'mse', got {self.pretext_loss!r}")
         spec = self.backbone_spec()
-        if self.backbone == "unet" and self.image_size % 2**spec.depth:
-            raise ValueError(f"image_size {self.image_size} must be divisible by 2**depth = {2**spec.depth}")
+        # Every backbone halves the resolution depth times (the library encoders as the U-Net).
+        if self.image_size % 2**spec.depth:
+            raise ValueError(f"image_size {self.image_size} must be divisible by 2**depth = {2**spec.depth} for {self.backbone}")
         if self.pretext == "reconstruct" and not 0 < self.hole_size <= self.image_size:
             raise ValueError(f"hole_size must be in 1..image_size ({self.image_size}), got {self.hole_size}")
         if self.noise_std < 0 or self.tv_weight < 0:
