@@ -1,0 +1,38 @@
+"""Shared fixtures: error notifications seen during a test, a small noisy nuclei crop, a tiny trained N2V model."""
+
+import numpy as np
+import pytest
+
+from denoise2seg.data.samples import noisy_nuclei_2d
+from denoise2seg.n2v import N2VConfig, train_n2v
+
+
+@pytest.fixture
+def error_messages():
+    """A function returning the texts of napari error notifications shown since the test started."""
+    from napari.utils.notifications import NotificationSeverity, notification_manager
+
+    start = len(notification_manager.records)
+
+    def new_errors() -> list[str]:
+        return [str(n.message) for n in notification_manager.records[start:] if n.severity == NotificationSeverity.ERROR]
+
+    return new_errors
+
+
+@pytest.fixture(scope="session")
+def nuclei_crop():
+    """``(noisy, clean, mask)``: a 128 x 128 crop of the DSB sample at noise sigma 20."""
+    noisy, clean, mask = noisy_nuclei_2d(20)
+    crop = (slice(0, 128), slice(0, 128))
+    return noisy[crop], clean[crop], mask[crop]
+
+
+@pytest.fixture(scope="session")
+def tiny_n2v_folder(tmp_path_factory, nuclei_crop):
+    """Folder of an N2V model (depth 1, 8 filters) trained for 20 steps on :func:`nuclei_crop`."""
+    folder = tmp_path_factory.mktemp("n2v")
+    config = N2VConfig(patch_size=32, batch_size=8, epochs=1, steps_per_epoch=20, depth=1, n_filters=8, seed=0)
+    for _ in train_n2v(nuclei_crop[0], config, out_dir=folder, device="cpu"):
+        pass
+    return folder
