@@ -119,7 +119,7 @@ def test_volume_dice():
 @pytest.mark.parametrize("pretext,loss", [("denoise", "perceptual"), ("reconstruct", "perceptual"), ("denoise", "mse")])
 def test_pretext_training_lowers_its_loss(pretext, loss, vgg_file, tmp_path):
     volumes, _ = _toy_volumes(3, z=6)
-    config = _tiny(pretext=pretext, pretext_loss=loss, vgg_weights=str(vgg_file), hole_size=8, pretext_epochs=6, steps_per_epoch=5)
+    config = _tiny(pretext=pretext, pretext_loss=loss, vgg_weights=str(vgg_file), hole_size=8, pretext_epochs=4, steps_per_epoch=4)
     events = list(pretrain_ct(volumes, config, out_dir=tmp_path / "pretext", device="cpu"))
     val = [e.val_loss for e in events if e.kind == "epoch"]
     assert val[-1] < val[0]
