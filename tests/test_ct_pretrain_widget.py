@@ -6,7 +6,7 @@ import pytest
 from denoise2seg.ct import read_volume, volume_dice
 from denoise2seg.ct.samples import chest_ct_slice
 from denoise2seg.ct.synthetic_lesions import synthetic_lesion_cases
-from denoise2seg.napari import ct_pretrain_widget
+from denoise2seg.napari import ct_pretrain_widget, training_panel
 from denoise2seg.napari.ct_pretrain_widget import LIVE_LAYER, RESULT_LAYER, CTPretrainWidget
 
 pytestmark = pytest.mark.gui
@@ -39,14 +39,15 @@ def test_ct_widget_pretrains_finetunes_segments_and_exports(make_napari_viewer, 
     widget.unlabelled_list.item(0).setSelected(True)
     widget.only_labelled_check.setChecked(False)
     _tiny(widget, tmp_path)
-    widget.train_button.click()
-    assert not widget.train_button.isEnabled()
-    qtbot.waitUntil(lambda: widget.worker is None, timeout=120_000)
+    widget.panel.train_button.click()
+    assert not widget.panel.train_button.isEnabled() and widget.phase == "pretext"
+    qtbot.waitUntil(lambda: widget.phase == "finetune" and not widget.running, timeout=120_000)
 
     assert (tmp_path / "model" / "pretext" / "config.json").is_file()
     assert (tmp_path / "model" / "segmentation" / "config.json").is_file()
-    assert len(widget.plot.losses["pretext"]) == 4 and len(widget.plot.losses["finetune"]) == 12 * 4
-    assert widget.progress.value() == widget.progress.maximum()
+    assert widget.steps_done == {"pretext": 4, "finetune": 12 * 4}
+    assert len(widget.panel.plot.train_losses) == 12 * 4 and widget.panel.status.text() == "done"
+    assert widget.panel.progress.value() == widget.panel.progress.maximum()
     assert LIVE_LAYER in viewer.layers and viewer.layers[LIVE_LAYER].data.shape == mask.shape
     assert tuple(viewer.layers[LIVE_LAYER].scale) == pytest.approx(volume.spacing)
 
@@ -71,29 +72,32 @@ def test_ct_widget_stop_keeps_a_model(make_napari_viewer, qtbot, tmp_path):
     _tiny(widget, tmp_path, pretext="none")
     assert not widget.loss_combo.isEnabled()
     widget.finetune_epochs_spin.setValue(500)
-    widget.train_button.click()
-    qtbot.waitUntil(lambda: len(widget.plot.losses.get("finetune", [])) >= 3, timeout=60_000)
-    widget.stop_button.click()
-    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
-    assert len(widget.plot.losses["finetune"]) < 500 * 4
+    widget.panel.train_button.click()
+    qtbot.waitUntil(lambda: widget.steps_done.get("finetune", 0) >= 3, timeout=60_000)
+    widget.panel.stop_button.click()
+    qtbot.waitUntil(lambda: not widget.running, timeout=60_000)
+    assert widget.steps_done["finetune"] < 500 * 4 and widget.panel.status.text().startswith("stopped")
     assert (tmp_path / "model" / "segmentation" / "config.json").is_file()
 
 
 def test_ct_widget_reports_bad_input(make_napari_viewer, qtbot, tmp_path, monkeypatch):
     errors = []
     monkeypatch.setattr(ct_pretrain_widget, "show_error", errors.append)
+    monkeypatch.setattr(training_panel, "show_error", errors.append)
     viewer = make_napari_viewer()
     viewer.add_image(np.full((2, 32, 32), -800, np.float32), name="ct")
     viewer.add_labels(np.zeros((2, 32, 32), np.uint8), name="lesions")
     widget = CTPretrainWidget(viewer)
     qtbot.addWidget(widget)
     _tiny(widget, tmp_path)
-    widget.train_button.click()
-    assert widget.worker is None and "empty" in errors[-1]
+    widget.panel.train_button.click()
+    assert not widget.running and "empty" in errors[-1]
 
     viewer.layers["lesions"].data[0, 5:9, 5:9] = 1
     widget.loss_combo.setCurrentText("perceptual")
     widget.vgg_edit.setText(str(tmp_path / "missing-vgg.pth"))
-    widget.train_button.click()
-    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
-    assert "--vgg-weights" in errors[-1] and not (tmp_path / "model" / "segmentation").exists()
+    widget.panel.train_button.click()
+    qtbot.waitUntil(lambda: not widget.running, timeout=60_000)
+    # the pretext failed at once with the message on how to provide the weights; no finetuning followed
+    assert "--vgg-weights" in errors[-1] and widget.phase == "pretext"
+    assert not (tmp_path / "model" / "segmentation").exists()

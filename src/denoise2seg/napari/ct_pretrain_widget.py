@@ -1,20 +1,17 @@
 """CT denoise-pretrain: pretext on unlabelled volume layers, Dice finetuning on a labelled one, segment, export.
 
-Thin GUI over :func:`denoise2seg.ct.train_ct_workflow`: the training generator runs in a
-napari thread worker; its events drive the progress bar, the loss plot and a live
-segmentation layer of the labelled volume.
+Thin GUI over :func:`denoise2seg.ct.pretrain_ct` and :func:`denoise2seg.ct.finetune_ct`:
+each phase runs in the shared :class:`~denoise2seg.napari.training_panel.TrainingPanel`
+(thread worker, progress, loss plot, Stop); the finetuning starts when the pretext ended
+normally, and its preview events update a live segmentation layer of the labelled volume.
 """
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import napari
 import numpy as np
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-from matplotlib.figure import Figure
-from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -25,21 +22,21 @@ from qtpy.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from ..ct import CTLesionModel, CTPretrainConfig, train_ct_workflow
+from ..ct import CTLesionModel, CTPretrainConfig, finetune_ct, pretrain_ct
 from ..ct.volumes import write_labels_nifti
-from ..ct.workflow import SEGMENTATION_FOLDER
 from ..nets.backbones import BACKBONES
+from .training_panel import TrainingPanel
 
 LIVE_LAYER = "CT lesions (live)"
 RESULT_LAYER = "CT lesions"
-PHASES = {"pretext": "pretext", "finetune": "finetuning"}
+PRETEXT_FOLDER = "pretext"
+SEGMENTATION_FOLDER = "segmentation"
 
 
 def _spin(value: int, low: int, high: int) -> QSpinBox:
@@ -49,43 +46,16 @@ def _spin(value: int, low: int, high: int) -> QSpinBox:
     return box
 
 
-class LossPlot(FigureCanvasQTAgg):
-    """Training loss per step, one line per phase (pretext, finetuning)."""
-
-    def __init__(self) -> None:
-        figure = Figure(figsize=(3.5, 2.0), tight_layout=True)
-        super().__init__(figure)
-        self.axes = figure.add_subplot(111)
-        self.losses: dict[str, list[float]] = {}
-
-    def clear(self) -> None:
-        self.losses = {}
-        self.redraw()
-
-    def add(self, phase: str, loss: float) -> None:
-        self.losses.setdefault(phase, []).append(loss)
-
-    def redraw(self) -> None:
-        self.axes.clear()
-        for phase, values in self.losses.items():
-            self.axes.plot(np.arange(1, len(values) + 1), values, label=PHASES.get(phase, phase), linewidth=1)
-        self.axes.set_xlabel("step")
-        self.axes.set_ylabel("loss")
-        if self.losses:
-            self.axes.legend(fontsize="small")
-        self.draw_idle()
-
-
 class CTPretrainWidget(QWidget):
     """Self-supervised pretext + Dice finetuning for CT lesion segmentation (Gao et al. 2021)."""
 
     def __init__(self, viewer: napari.Viewer) -> None:
         super().__init__()
         self.viewer = viewer
-        self.worker = None
         self.model_dir: Path | None = None
-        self._stop = threading.Event()
         self._scale: tuple | None = None
+        self.phase: str | None = None
+        self.steps_done: dict[str, int] = {}
         defaults = CTPretrainConfig()
 
         form = QFormLayout()
@@ -138,23 +108,19 @@ class CTPretrainWidget(QWidget):
         self.model_dir_edit = QLineEdit(str(Path.home() / "denoise2seg_models" / "ct_pretrain"))
         form.addRow("model folder", self.model_dir_edit)
 
-        self.train_button = QPushButton("Train")
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setEnabled(False)
+        self.panel = TrainingPanel("Train", title="CT denoise-pretrain")
+        self.phase_label = QLabel("")
         self.segment_button = QPushButton("Segment labelled volume with model")
         self.export_button = QPushButton("Export lesions (NIfTI)...")
-        self.progress = QProgressBar()
-        self.status = QLabel("")
-        self.plot = LossPlot()
+        self._controls = [self.unlabelled_list, self.image_combo, self.labels_combo, self.segment_button, self.export_button]
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        for widget in (self.train_button, self.stop_button, self.progress, self.status, self.plot, self.segment_button, self.export_button):
+        for widget in (self.phase_label, self.panel, self.segment_button, self.export_button):
             layout.addWidget(widget)
         layout.addStretch()
 
-        self.train_button.clicked.connect(self.start_training)
-        self.stop_button.clicked.connect(self.stop)
+        self.panel.train_button.clicked.connect(self.start_training)
         self.segment_button.clicked.connect(self.segment)
         self.export_button.clicked.connect(self._choose_export)
         self.pretext_combo.currentTextChanged.connect(self._pretext_changed)
@@ -182,6 +148,10 @@ class CTPretrainWidget(QWidget):
         for row in range(self.unlabelled_list.count()):
             item = self.unlabelled_list.item(row)
             item.setSelected(item.text() in selected)
+
+    @property
+    def running(self) -> bool:
+        return self.panel.running
 
     def _pretext_changed(self, pretext: str) -> None:
         enabled = pretext != "none"
@@ -231,7 +201,8 @@ class CTPretrainWidget(QWidget):
 
     # training
     def start_training(self) -> None:
-        if self.worker is not None:
+        """Check the chosen layers and settings, then run the pretext (unless "none") and the finetuning."""
+        if self.panel.running:
             show_info("training is already running; press Stop first")
             return
         try:
@@ -243,64 +214,53 @@ class CTPretrainWidget(QWidget):
             return
         self.model_dir = out_dir
         self._scale = tuple(self.viewer.layers[self.image_combo.currentText()].scale)
-        self._stop.clear()
-        self.plot.clear()
+        self.steps_done = {}
         device = self.device_combo.currentText()
 
-        def job():
-            events = train_ct_workflow(
-                unlabelled, [volume], [labels], config, out_dir,
-                annotated_slices=[annotated], device=device, preview_volume=volume,
+        def finetune(pretrained: Path | None) -> None:
+            self._start_phase(
+                "finetune",
+                lambda: finetune_ct(
+                    [volume], [labels], config, annotated_slices=[annotated], pretrained=pretrained,
+                    out_dir=out_dir / SEGMENTATION_FOLDER, device=device, preview_volume=volume,
+                ),
+                on_finished=lambda: None,
             )
-            try:
-                for item in events:
-                    if self._stop.is_set():
-                        break
-                    yield item
-            except Exception as err:
-                # Reported through the event stream: superqt drops a RuntimeError raised in a worker
-                # (it takes it for a deleted Qt object), and torch reports e.g. GPU memory errors so.
-                yield "error", err
-            finally:
-                # Closing the generator saves the weights trained so far.
-                events.close()
 
-        self.worker = thread_worker(job, start_thread=False)()
-        self.worker.yielded.connect(self._on_event)
-        self.worker.finished.connect(self._on_finished)
-        self.train_button.setEnabled(False)
-        self.stop_button.setEnabled(True)
-        self.status.setText("starting...")
-        self.worker.start()
+        if config.pretext == "none":
+            finetune(None)
+            return
+
+        def pretext_finished() -> None:
+            # Finetune only after a complete pretext: a stopped or failed one ends the run.
+            if self.panel.runner.error is None and not self.panel.runner.stopped:
+                finetune(out_dir / PRETEXT_FOLDER)
+
+        # All images serve the self-supervised task, the labelled one included (Eq. 1).
+        self._start_phase(
+            "pretext",
+            lambda: pretrain_ct(unlabelled + [volume], config, out_dir=out_dir / PRETEXT_FOLDER, device=device),
+            on_finished=pretext_finished,
+        )
+
+    def _start_phase(self, phase: str, factory, on_finished) -> None:
+        self.phase = phase
+        self.steps_done[phase] = 0
+        self.phase_label.setText(f"phase: {'pretext' if phase == 'pretext' else 'Dice finetuning'}")
+        self.panel.run(
+            factory, on_event=self._on_event, on_finished=on_finished,
+            title=f"CT {phase}", disable=self._controls,
+        )
 
     def stop(self) -> None:
-        """Stop after the current step; the model trained so far is kept."""
-        self._stop.set()
-        self.status.setText("stopping...")
+        """Stop after the current step; the model trained so far is kept and no later phase starts."""
+        self.panel.stop()
 
-    def _on_event(self, item) -> None:
-        phase, event = item
-        if phase == "error":
-            show_error(f"CT denoise-pretrain failed: {event}")
-            return
-        self.progress.setMaximum(event.total_steps)
-        self.progress.setValue(event.step)
+    def _on_event(self, event) -> None:
         if event.kind == "step":
-            self.plot.add(phase, event.train_loss)
-            self.status.setText(f"{PHASES[phase]}, epoch {event.epoch}: loss {event.train_loss:.4g}")
-        elif event.kind == "epoch":
-            self.plot.redraw()
-            self.status.setText(f"{PHASES[phase]}, epoch {event.epoch}: validation {event.val_loss:.4g}")
+            self.steps_done[self.phase] += 1
         elif event.kind == "preview":
             self._show_labels(LIVE_LAYER, event.preview > 0.5)
-
-    def _on_finished(self) -> None:
-        self.worker = None
-        self.plot.redraw()
-        self.train_button.setEnabled(True)
-        self.stop_button.setEnabled(False)
-        if self.model_dir is not None and (self.model_dir / SEGMENTATION_FOLDER / "config.json").is_file():
-            self.status.setText(f"model saved in {self.model_dir / SEGMENTATION_FOLDER}")
 
     def _show_labels(self, name: str, mask: np.ndarray) -> None:
         data = np.asarray(mask).astype(np.uint8)
