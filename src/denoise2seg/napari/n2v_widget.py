@@ -1,0 +1,192 @@
+"""Dock widget that trains Noise2Void on image layers, with a live loss plot and a live "denoised" layer."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import weakref
+from dataclasses import fields
+from pathlib import Path
+
+import napari
+from napari.qt.threading import thread_worker
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtWidgets import QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+
+from ..io.model_folder import ModelFolderError
+from ..n2v import N2VConfig, N2VModel, train_n2v
+from ..training import TrainingEvent
+from .layer_choice import LayerList, current_frame, images_of, show_result
+from .training_panel import TrainingPanel
+
+DENOISED_LAYER = "denoised"
+DEVICES = ("auto", "cuda", "cpu")
+_DEFAULTS = {f.name: f.default for f in fields(N2VConfig)}
+
+# The N2V model folder last trained or loaded in each viewer, offered to the segmentation widget.
+_N2V_FOLDERS: "weakref.WeakKeyDictionary[napari.Viewer, Path]" = weakref.WeakKeyDictionary()
+
+
+def current_n2v_folder(viewer: napari.Viewer) -> Path | None:
+    """The N2V model folder trained or loaded last by an N2V widget of ``viewer`` (``None`` when none)."""
+    return _N2V_FOLDERS.get(viewer)
+
+
+def spin_box(value: int, low: int, high: int, step: int = 1) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setValue(value)
+    return box
+
+
+class N2VWidget(QWidget):
+    """Train a Noise2Void denoiser on one or several image layers (2D images or stacks of 2D frames).
+
+    The settings start at the paper defaults (:class:`~denoise2seg.n2v.N2VConfig`);
+    lower epochs/steps for a quick run on a CPU. Training writes the model folder shown
+    in "Model folder" (a new folder when empty); "Save as..." copies it elsewhere,
+    "Load..." picks an existing one and denoises the chosen layer with it. While
+    training, the image under the time/z slider of the first chosen layer is denoised
+    every "Preview every" steps into the ``denoised`` layer.
+    """
+
+    def __init__(self, napari_viewer: napari.Viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.model_folder: Path | None = None
+        self._training_folder: Path | None = None
+        self.predict_worker = None
+        self.image_list = LayerList(napari_viewer, exclude=(DENOISED_LAYER,))
+        self.patch_spin = spin_box(_DEFAULTS["patch_size"] or 64, 8, 512, 8)
+        self.epochs_spin = spin_box(_DEFAULTS["epochs"], 1, 10_000)
+        self.steps_spin = spin_box(_DEFAULTS["steps_per_epoch"], 1, 100_000)
+        self.batch_spin = spin_box(_DEFAULTS["batch_size"], 1, 1024)
+        self.depth_spin = spin_box(_DEFAULTS["depth"], 1, 5)
+        self.filters_spin = spin_box(_DEFAULTS["n_filters"], 4, 256, 4)
+        self.preview_spin = spin_box(50, 1, 100_000)
+        self.device_combo = QComboBox()
+        self.device_combo.addItems(DEVICES)
+        self.folder_label = QLabel("(new folder when training starts)")
+        self.folder_label.setWordWrap(True)
+        self.save_button = QPushButton("Save as...")
+        self.load_button = QPushButton("Load...")
+        self.save_button.clicked.connect(self._on_save)
+        self.load_button.clicked.connect(self._on_load)
+        self.panel = TrainingPanel("Train", title="N2V training")
+        self.panel.train_button.clicked.connect(self.train)
+
+        form = QFormLayout()
+        form.addRow("Images", self.image_list)
+        form.addRow("Patch size", self.patch_spin)
+        form.addRow("Epochs", self.epochs_spin)
+        form.addRow("Steps per epoch", self.steps_spin)
+        form.addRow("Batch size", self.batch_spin)
+        form.addRow("U-Net depth", self.depth_spin)
+        form.addRow("U-Net filters", self.filters_spin)
+        form.addRow("Preview every (steps)", self.preview_spin)
+        form.addRow("Device", self.device_combo)
+        form.addRow("Model folder", self.folder_label)
+        folder_buttons = QHBoxLayout()
+        folder_buttons.addWidget(self.save_button)
+        folder_buttons.addWidget(self.load_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(folder_buttons)
+        layout.addWidget(self.panel)
+        layout.addStretch()
+
+    def config(self) -> N2VConfig:
+        """The :class:`N2VConfig` of the current settings (2D frames)."""
+        return N2VConfig(
+            ndim=2,
+            patch_size=self.patch_spin.value(),
+            batch_size=self.batch_spin.value(),
+            epochs=self.epochs_spin.value(),
+            steps_per_epoch=self.steps_spin.value(),
+            depth=self.depth_spin.value(),
+            n_filters=self.filters_spin.value(),
+        )
+
+    def train(self) -> None:
+        """Check the chosen layers and settings, then train in a worker thread (Train button)."""
+        try:
+            layers = self.image_list.chosen()
+            images = images_of(layers)
+            config = self.config()
+        except ValueError as err:
+            show_error(f"N2V: {err}")
+            return
+        folder = Path(tempfile.mkdtemp(prefix="n2v-model-"))
+        preview = current_frame(self.viewer, images[0])
+        device = self.device_combo.currentText()
+        preview_every = self.preview_spin.value()
+        self._training_folder = folder
+        self.folder_label.setText(str(folder))
+        self.panel.run(
+            lambda: train_n2v(images, config, out_dir=folder, device=device, preview_image=preview, preview_every=preview_every),
+            on_event=self._on_event,
+            on_finished=self._on_finished,
+            disable=[self.image_list, self.save_button, self.load_button],
+        )
+
+    def _on_event(self, event: TrainingEvent) -> None:
+        if event.kind == "preview" and event.preview is not None:
+            show_result(self.viewer, DENOISED_LAYER, event.preview, colormap="gray")
+        elif event.kind == "checkpoint" and self.model_folder != self._training_folder:
+            self._set_model_folder(self._training_folder)
+
+    def _on_finished(self) -> None:
+        if self._training_folder is not None and (self._training_folder / "config.json").is_file():
+            self._set_model_folder(self._training_folder)
+
+    def _set_model_folder(self, folder: Path) -> None:
+        self.model_folder = Path(folder)
+        _N2V_FOLDERS[self.viewer] = self.model_folder
+        self.folder_label.setText(str(self.model_folder))
+
+    def save_model(self, destination: str | Path) -> Path:
+        """Copy the current model folder to ``destination`` (a new folder) and use the copy from now on."""
+        if self.model_folder is None:
+            raise ValueError("no model yet: train one or load a model folder first")
+        destination = Path(destination)
+        if destination.exists() and any(destination.iterdir()):
+            raise ValueError(f"{destination} exists and is not empty; choose a new folder")
+        shutil.copytree(self.model_folder, destination, dirs_exist_ok=True)
+        self._set_model_folder(destination)
+        return destination
+
+    def load_model(self, folder: str | Path) -> None:
+        """Use the N2V model folder ``folder`` and denoise the chosen layer's shown frame into ``denoised``."""
+        model = N2VModel.load(folder, device=self.device_combo.currentText())
+        self._set_model_folder(Path(folder))
+        layers = self.image_list.chosen()
+        if not layers:
+            return
+        frame = current_frame(self.viewer, images_of(layers[:1])[0])
+        self.predict_worker = thread_worker(model.predict, start_thread=False, ignore_errors=True)(frame)
+        self.predict_worker.returned.connect(lambda denoised: show_result(self.viewer, DENOISED_LAYER, denoised, colormap="gray"))
+        self.predict_worker.errored.connect(lambda err: show_error(f"N2V denoising failed: {err}"))
+        self.predict_worker.finished.connect(self._on_predict_finished)
+        self.predict_worker.start()
+
+    def _on_predict_finished(self) -> None:
+        self.predict_worker = None
+
+    def _on_save(self) -> None:
+        destination = QFileDialog.getExistingDirectory(self, "Save the N2V model folder into (an empty folder)")
+        if not destination:
+            return
+        try:
+            show_info(f"N2V model saved to {self.save_model(destination)}")
+        except (ValueError, OSError) as err:
+            show_error(f"N2V: {err}")
+
+    def _on_load(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose an N2V model folder")
+        if not folder:
+            return
+        try:
+            self.load_model(folder)
+        except (ModelFolderError, ValueError) as err:
+            show_error(f"N2V: {err}")

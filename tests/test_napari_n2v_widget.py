@@ -1,0 +1,69 @@
+"""The N2V widget driven like a user: load the sample, train with tiny settings, watch the denoised layer, save/load."""
+
+import numpy as np
+import pytest
+
+from denoise2seg.n2v import N2VModel
+from denoise2seg.napari.n2v_widget import DENOISED_LAYER, N2VWidget, current_n2v_folder
+from denoise2seg.napari.sample_data import nuclei_sigma20
+
+pytestmark = pytest.mark.gui
+
+
+def set_tiny(widget, epochs=2, steps=10):
+    widget.patch_spin.setValue(32)
+    widget.epochs_spin.setValue(epochs)
+    widget.steps_spin.setValue(steps)
+    widget.batch_spin.setValue(8)
+    widget.depth_spin.setValue(1)
+    widget.filters_spin.setValue(8)
+    widget.preview_spin.setValue(5)
+    widget.device_combo.setCurrentText("cpu")
+
+
+def test_training_shows_a_changing_denoised_layer_and_writes_a_model(make_napari_viewer, qtbot, tmp_path):
+    viewer = make_napari_viewer()
+    for data, kwargs, layer_type in nuclei_sigma20():
+        viewer._add_layer_from_data(data[:128, :128], kwargs, layer_type)
+    widget = N2VWidget(viewer)
+    qtbot.addWidget(widget)
+    widget.image_list.select("DSB sigma 20 noisy")
+    set_tiny(widget)
+    previews = []
+    on_event = widget._on_event
+
+    def record_preview(event):
+        on_event(event)
+        if event.kind == "preview":
+            previews.append(viewer.layers[DENOISED_LAYER].data.copy())
+
+    widget._on_event = record_preview
+
+    widget.panel.train_button.click()
+    assert not widget.panel.train_button.isEnabled()
+    qtbot.waitUntil(lambda: not widget.panel.running, timeout=60_000)
+
+    assert len(previews) == 4 and previews[0].shape == (128, 128)
+    assert not np.allclose(previews[0], previews[-1]), "the denoised layer did not change during training"
+    assert widget.model_folder is not None and current_n2v_folder(viewer) == widget.model_folder
+    assert widget.panel.plot.train_steps[-1] == 20 and len(widget.panel.plot.val_losses) == 2
+
+    saved = widget.save_model(tmp_path / "saved")
+    viewer.layers.remove(DENOISED_LAYER)
+    widget.load_model(saved)
+    qtbot.waitUntil(lambda: widget.predict_worker is None, timeout=30_000)
+    expected = N2VModel.load(saved, device="cpu").predict(viewer.layers["DSB sigma 20 noisy"].data)
+    np.testing.assert_allclose(viewer.layers[DENOISED_LAYER].data, expected, rtol=1e-4, atol=1e-3)
+
+
+def test_wrong_layer_shows_an_error_and_changes_nothing(make_napari_viewer, qtbot, error_messages):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((2, 3, 64, 64), np.float32), name="4d")
+    widget = N2VWidget(viewer)
+    qtbot.addWidget(widget)
+    widget.image_list.select("4d")
+    widget.panel.train_button.click()
+
+    assert any("4d" in m and "expected a 2D image" in m for m in error_messages())
+    assert not widget.panel.running and widget.panel.train_button.isEnabled()
+    assert [layer.name for layer in viewer.layers] == ["4d"] and widget.model_folder is None
