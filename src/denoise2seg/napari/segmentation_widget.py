@@ -1,0 +1,220 @@
+"""Dock widget that trains a VoidSeg segmenter (3-class U-Net or StarDist) from a few painted labels."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import fields
+from pathlib import Path
+
+import napari
+import numpy as np
+from napari.qt.threading import thread_worker
+from napari.utils.notifications import show_error
+from qtpy.QtWidgets import QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+
+from ..segmentation import SCHEMES, SegmentationConfig, SegmentationModel, train_segmentation
+from ..segmentation.config import FINETUNE_SCHEMES
+from ..training import TrainingEvent
+from .layer_choice import LayerCombo, LayerList, current_frame, images_of, show_result
+from .n2v_widget import DEVICES, current_n2v_folder, spin_box
+from .training_panel import TrainingPanel
+
+SEGMENTATION_LAYER = "segmentation"
+METHOD_NAMES = {"U-Net (3-class)": "unet", "StarDist": "stardist"}
+N2V_FROM_WIDGET = "model trained in the N2V widget"
+_DEFAULTS = {f.name: f.default for f in fields(SegmentationConfig)}
+
+
+def annotations_of(labels_layer, images: list[np.ndarray]) -> list[np.ndarray]:
+    """The Labels layer's data for each image: same shape as every image, or ``ValueError``.
+
+    One Labels layer annotates all chosen images, so they must share its shape.
+    """
+    labels = np.asarray(labels_layer.data)
+    for image in images:
+        if image.shape != labels.shape:
+            raise ValueError(
+                f"the Labels layer {labels_layer.name!r} has shape {labels.shape} but an image has shape {image.shape}; "
+                "paint the labels on a layer of the image's shape (Layer > New Labels layer while the image is selected)"
+            )
+    if not labels.any():
+        raise ValueError(f"the Labels layer {labels_layer.name!r} is empty: paint a few objects first")
+    return [labels.astype(np.int32, copy=False) for _ in images]
+
+
+class SegmentationWidget(QWidget):
+    """Train a segmentation model on image layers from the objects painted in a Labels layer.
+
+    Only annotated regions count (the segmentation core's convention): a frame whose
+    labels are all 0 is unannotated, and inside an annotated frame the bounding box of
+    the painted objects grown by "Annotation margin" pixels. Schemes other than
+    ``baseline`` use an N2V model: the one trained or loaded last in this viewer's N2V
+    widget, or a folder. The ``finetune`` schemes start from the N2V weights and exist
+    for the U-Net only. Settings start at the paper defaults
+    (:class:`~denoise2seg.segmentation.SegmentationConfig`). While training, the frame
+    under the slider of the first image is segmented into the ``segmentation`` layer;
+    Stop keeps the best model saved so far. When training ends, the saved model (best
+    weights, tuned thresholds) segments that frame once more in the same layer.
+    """
+
+    def __init__(self, napari_viewer: napari.Viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.model_folder: Path | None = None
+        self._training_folder: Path | None = None
+        self._preview_frame: np.ndarray | None = None
+        self.final_worker = None
+        self.image_list = LayerList(napari_viewer)
+        self.labels_combo = LayerCombo(napari_viewer, napari.layers.Labels, exclude=(SEGMENTATION_LAYER,))
+        self.method_combo = QComboBox()
+        self.method_combo.addItems(METHOD_NAMES)
+        self.scheme_combo = QComboBox()
+        self.scheme_combo.addItems(SCHEMES)
+        self.method_combo.currentTextChanged.connect(self._on_method_changed)
+        self.n2v_combo = QComboBox()
+        self.n2v_combo.addItem(N2V_FROM_WIDGET)
+        self.n2v_folder_edit = QLineEdit()
+        self.n2v_folder_edit.setPlaceholderText("or an N2V model folder")
+        self.n2v_browse = QPushButton("...")
+        self.n2v_browse.clicked.connect(self._on_browse_n2v)
+        self.patch_spin = spin_box(_DEFAULTS["patch_size"], 16, 1024, 16)
+        self.epochs_spin = spin_box(_DEFAULTS["epochs"], 1, 10_000)
+        self.steps_spin = spin_box(_DEFAULTS["steps_per_epoch"], 1, 100_000)
+        self.batch_spin = spin_box(_DEFAULTS["batch_size"], 1, 1024)
+        self.lr_spin = QDoubleSpinBox()
+        self.lr_spin.setDecimals(6)
+        self.lr_spin.setRange(1e-6, 1.0)
+        self.lr_spin.setSingleStep(1e-4)
+        self.lr_spin.setValue(_DEFAULTS["learning_rate"])
+        self.depth_spin = spin_box(_DEFAULTS["depth"], 1, 5)
+        self.filters_spin = spin_box(_DEFAULTS["n_filters"], 4, 256, 4)
+        self.margin_spin = spin_box(_DEFAULTS["annotation_margin"], 0, 1000)
+        self.preview_spin = spin_box(50, 1, 100_000)
+        self.device_combo = QComboBox()
+        self.device_combo.addItems(DEVICES)
+        self.folder_label = QLabel("(new folder when training starts)")
+        self.folder_label.setWordWrap(True)
+        self.panel = TrainingPanel("Train", title="Segmentation training")
+        self.panel.train_button.clicked.connect(self.train)
+
+        n2v_row = QHBoxLayout()
+        n2v_row.addWidget(self.n2v_folder_edit)
+        n2v_row.addWidget(self.n2v_browse)
+        form = QFormLayout()
+        form.addRow("Images", self.image_list)
+        form.addRow("Annotations", self.labels_combo)
+        form.addRow("Method", self.method_combo)
+        form.addRow("Scheme", self.scheme_combo)
+        form.addRow("N2V model", self.n2v_combo)
+        form.addRow("", n2v_row)
+        form.addRow("Patch size", self.patch_spin)
+        form.addRow("Epochs", self.epochs_spin)
+        form.addRow("Steps per epoch", self.steps_spin)
+        form.addRow("Batch size", self.batch_spin)
+        form.addRow("Learning rate", self.lr_spin)
+        form.addRow("U-Net depth", self.depth_spin)
+        form.addRow("U-Net filters", self.filters_spin)
+        form.addRow("Annotation margin (px)", self.margin_spin)
+        form.addRow("Preview every (steps)", self.preview_spin)
+        form.addRow("Device", self.device_combo)
+        form.addRow("Model folder", self.folder_label)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.panel)
+        layout.addStretch()
+
+    @property
+    def method(self) -> str:
+        return METHOD_NAMES[self.method_combo.currentText()]
+
+    def _on_method_changed(self, _text: str) -> None:
+        # StarDist's network is not the N2V U-Net, so it cannot start from N2V weights (VoidSeg Sec. 2).
+        model = self.scheme_combo.model()
+        for index, scheme in enumerate(SCHEMES):
+            model.item(index).setEnabled(not (self.method == "stardist" and scheme in FINETUNE_SCHEMES))
+        if self.method == "stardist" and self.scheme_combo.currentText() in FINETUNE_SCHEMES:
+            without_finetune = {"finetune": "baseline", "finetune-sequential": "sequential"}
+            self.scheme_combo.setCurrentText(without_finetune[self.scheme_combo.currentText()])
+
+    def _on_browse_n2v(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose an N2V model folder")
+        if folder:
+            self.n2v_folder_edit.setText(folder)
+
+    def n2v_folder(self) -> Path | None:
+        """The N2V model folder to use: the typed folder, else the one of this viewer's N2V widget."""
+        typed = self.n2v_folder_edit.text().strip()
+        return Path(typed) if typed else current_n2v_folder(self.viewer)
+
+    def config(self) -> SegmentationConfig:
+        """The :class:`SegmentationConfig` of the current settings."""
+        return SegmentationConfig(
+            method=self.method,
+            scheme=self.scheme_combo.currentText(),
+            patch_size=self.patch_spin.value(),
+            batch_size=self.batch_spin.value(),
+            epochs=self.epochs_spin.value(),
+            steps_per_epoch=self.steps_spin.value(),
+            learning_rate=self.lr_spin.value(),
+            depth=self.depth_spin.value(),
+            n_filters=self.filters_spin.value(),
+            annotation_margin=self.margin_spin.value(),
+        )
+
+    def train(self) -> None:
+        """Check the layers, labels, scheme and N2V model, then train in a worker thread (Train button)."""
+        try:
+            images = images_of(self.image_list.chosen())
+            labels_layer = self.labels_combo.chosen()
+            if labels_layer is None:
+                raise ValueError("choose the Labels layer with your annotations (Layer > New Labels layer, then paint)")
+            labels = annotations_of(labels_layer, images)
+            config = self.config()
+            n2v = self.n2v_folder() if config.uses_n2v else None
+            if config.uses_n2v and n2v is None:
+                raise ValueError(f"scheme {config.scheme!r} needs an N2V model: train one in the N2V widget or choose its folder")
+            if n2v is not None and not (Path(n2v) / "config.json").is_file():
+                raise ValueError(f"{n2v} is not a model folder (it has no config.json)")
+        except ValueError as err:
+            show_error(f"Segmentation: {err}")
+            return
+        folder = Path(tempfile.mkdtemp(prefix=f"{config.method}-{config.scheme}-model-"))
+        preview = self._preview_frame = current_frame(self.viewer, images[0])
+        device = self.device_combo.currentText()
+        preview_every = self.preview_spin.value()
+        self._training_folder = folder
+        self.folder_label.setText(str(folder))
+        self.panel.run(
+            lambda: train_segmentation(
+                images, labels, config, n2v_model=n2v, out_dir=folder, device=device, preview_image=preview, preview_every=preview_every
+            ),
+            on_event=self._on_event,
+            on_finished=self._on_finished,
+            disable=[self.image_list, self.labels_combo, self.method_combo, self.scheme_combo],
+        )
+
+    def _on_event(self, event: TrainingEvent) -> None:
+        if event.kind == "preview" and event.preview is not None:
+            show_result(self.viewer, SEGMENTATION_LAYER, np.asarray(event.preview, dtype=np.int32), "labels", opacity=0.6)
+
+    def _on_finished(self) -> None:
+        if self._training_folder is None or not (self._training_folder / "config.json").is_file():
+            return
+        self.model_folder = self._training_folder
+        self.folder_label.setText(str(self.model_folder))
+        # The live previews use the network's current weights with default thresholds; the
+        # saved model is the best one with thresholds tuned on the annotations, so show that.
+        self.final_worker = thread_worker(_segment_frame, start_thread=False, ignore_errors=True)(
+            self.model_folder, self._preview_frame, self.device_combo.currentText()
+        )
+        self.final_worker.returned.connect(lambda labels: self._on_event(TrainingEvent("preview", 0, 0, 0, preview=labels)))
+        self.final_worker.errored.connect(lambda err: show_error(f"Segmentation of the trained model failed: {err}"))
+        self.final_worker.finished.connect(self._on_final_finished)
+        self.final_worker.start()
+
+    def _on_final_finished(self) -> None:
+        self.final_worker = None
+
+
+def _segment_frame(folder: Path, frame: np.ndarray, device: str) -> np.ndarray:
+    return SegmentationModel.load(folder, device=device).predict(frame)

@@ -1,0 +1,93 @@
+"""The segmentation widget driven like a user: paint a few labels, train every scheme, Stop, wrong layer choices."""
+
+import numpy as np
+import pytest
+
+from denoise2seg.napari.n2v_widget import _N2V_FOLDERS
+from denoise2seg.napari.segmentation_widget import SEGMENTATION_LAYER, SegmentationWidget
+from denoise2seg.segmentation import SegmentationModel
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def painted(make_napari_viewer, nuclei_crop, tiny_n2v_folder):
+    """A viewer with the noisy crop, labels painted in its top-left 64 x 64 corner only, and a trained N2V model."""
+    viewer = make_napari_viewer()
+    noisy, _, mask = nuclei_crop
+    viewer.add_image(noisy, name="noisy")
+    labels = viewer.add_labels(np.zeros(noisy.shape, np.int32), name="my labels")
+    labels.data[:64, :64] = mask[:64, :64]
+    labels.refresh()
+    _N2V_FOLDERS[viewer] = tiny_n2v_folder
+    return viewer
+
+
+def make_widget(viewer, qtbot, method="U-Net (3-class)", epochs=2, steps=15):
+    widget = SegmentationWidget(viewer)
+    qtbot.addWidget(widget)
+    widget.method_combo.setCurrentText(method)
+    widget.patch_spin.setValue(32)
+    widget.epochs_spin.setValue(epochs)
+    widget.steps_spin.setValue(steps)
+    widget.batch_spin.setValue(4)
+    widget.lr_spin.setValue(0.01)
+    widget.depth_spin.setValue(1)
+    widget.filters_spin.setValue(8)
+    widget.margin_spin.setValue(4)
+    widget.preview_spin.setValue(10)
+    widget.device_combo.setCurrentText("cpu")
+    return widget
+
+
+def test_every_unet_scheme_trains_and_shows_objects(painted, qtbot):
+    widget = make_widget(painted, qtbot)
+    assert widget.labels_combo.currentText() == "my labels"
+    for scheme in ("baseline", "sequential", "finetune", "finetune-sequential"):
+        widget.scheme_combo.setCurrentText(scheme)
+        widget.panel.train_button.click()
+        qtbot.waitUntil(lambda: not widget.panel.running and widget.final_worker is None, timeout=60_000)
+        assert widget.panel.runner.error is None, f"{scheme}: {widget.panel.runner.error}"
+        live = painted.layers[SEGMENTATION_LAYER]
+        assert live.data.shape == (128, 128) and live.data.max() > 0, f"{scheme}: no objects in the live layer"
+        predicted = SegmentationModel.load(widget.model_folder, device="cpu").predict(painted.layers["noisy"].data)
+        assert predicted.max() > 0, f"{scheme}: the saved model finds no object"
+
+
+def test_stardist_sequential_trains_and_finetune_is_disabled(painted, qtbot):
+    widget = make_widget(painted, qtbot, method="StarDist", epochs=2, steps=15)
+    enabled = {s: widget.scheme_combo.model().item(i).isEnabled() for i, s in enumerate(("baseline", "sequential", "finetune", "finetune-sequential"))}
+    assert enabled == {"baseline": True, "sequential": True, "finetune": False, "finetune-sequential": False}
+    widget.scheme_combo.setCurrentText("sequential")
+    widget.panel.train_button.click()
+    qtbot.waitUntil(lambda: not widget.panel.running and widget.final_worker is None, timeout=60_000)
+    assert widget.panel.runner.error is None
+    assert SEGMENTATION_LAYER in painted.layers and painted.layers[SEGMENTATION_LAYER].data.shape == (128, 128)
+    assert SegmentationModel.load(widget.model_folder, device="cpu").config.method == "stardist"
+
+
+def test_stop_keeps_a_usable_model(painted, qtbot):
+    widget = make_widget(painted, qtbot, epochs=100, steps=10)
+    steps = []
+    on_event = widget._on_event
+    widget._on_event = lambda e: (steps.append(e.step), on_event(e))
+    widget.panel.train_button.click()
+    qtbot.waitUntil(lambda: len(steps) >= 15, timeout=60_000)
+    widget.panel.stop_button.click()
+    qtbot.waitUntil(lambda: not widget.panel.running and widget.final_worker is None, timeout=30_000)
+
+    assert widget.panel.runner.stopped and steps[-1] < 1000
+    labels = SegmentationModel.load(widget.model_folder, device="cpu").predict(painted.layers["noisy"].data)
+    assert labels.shape == (128, 128) and labels.dtype == np.int32
+
+
+def test_labels_of_another_shape_show_an_error_and_change_nothing(painted, qtbot, error_messages):
+    painted.add_labels(np.zeros((50, 60), np.int32), name="wrong")
+    widget = make_widget(painted, qtbot)
+    widget.labels_combo.setCurrentText("wrong")
+    layers_before = [layer.name for layer in painted.layers]
+    widget.panel.train_button.click()
+
+    assert any("'wrong' has shape (50, 60)" in m for m in error_messages())
+    assert not widget.panel.running and widget.panel.train_button.isEnabled()
+    assert [layer.name for layer in painted.layers] == layers_before and widget.model_folder is None
