@@ -1,0 +1,198 @@
+"""Dock widget that applies a saved model folder (N2V or segmentation) to layers and exports label masks as TIFF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import napari
+import numpy as np
+from napari.qt.threading import thread_worker
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..io.model_folder import ModelFolderError, read_model_config
+from ..n2v import N2VModel
+from ..segmentation import SegmentationModel
+from ..segmentation.model import KIND as SEGMENTATION_KIND
+from .layer_choice import LayerList, images_of, show_result
+from .n2v_widget import DEVICES, spin_box
+from .writers import write_labels_tiff
+
+MODEL_LOADERS = {"n2v": N2VModel.load, SEGMENTATION_KIND: SegmentationModel.load}
+RESULT_SUFFIX = {"n2v": "denoised", SEGMENTATION_KIND: "labels"}
+
+
+def model_kind(folder: str | Path) -> str:
+    """The kind of model in ``folder`` ("n2v" or the segmentation kind); ``ModelFolderError`` for anything else."""
+    return read_model_config(folder, kind=tuple(MODEL_LOADERS))["kind"]
+
+
+def _predict_frames(model, images: list[np.ndarray], tile_shape):
+    """Yield ``(image index, frame index, result)`` for every 2D frame, so the GUI can show progress."""
+    for i, image in enumerate(images):
+        frames = image if image.ndim == 3 else image[None]
+        for t, frame in enumerate(frames):
+            yield i, t, model.predict(frame, tile_shape=tile_shape)
+
+
+class PredictWidget(QWidget):
+    """Apply a saved model to image layers (2D images or time/z stacks) and export the masks.
+
+    The model kind is read from the folder's ``config.json``: an N2V model adds
+    ``<layer> denoised`` Image layers, a segmentation model ``<layer> labels`` Labels
+    layers. Frames are predicted one by one in a worker thread (the progress bar counts
+    them), by tiles of "Tile size" pixels when it is not 0, so that large images fit in
+    memory. "Export masks..." writes each result Labels layer as a TIFF label image: one
+    file for a single result, or one file per layer into a folder.
+    """
+
+    def __init__(self, napari_viewer: napari.Viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.worker = None
+        self.results: list[str] = []
+        self.folder_edit = QLineEdit()
+        self.folder_edit.setPlaceholderText("model folder")
+        self.folder_edit.editingFinished.connect(self._describe_folder)
+        self.browse_button = QPushButton("...")
+        self.browse_button.clicked.connect(self._on_browse)
+        self.kind_label = QLabel("")
+        self.image_list = LayerList(napari_viewer)
+        self.tile_spin = spin_box(0, 0, 8192, 64)
+        self.tile_spin.setSpecialValueText("whole image")
+        self.device_combo = QComboBox()
+        self.device_combo.addItems(DEVICES)
+        self.apply_button = QPushButton("Apply")
+        self.apply_button.clicked.connect(self.apply)
+        self.export_button = QPushButton("Export masks...")
+        self.export_button.clicked.connect(self._on_export)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.folder_edit)
+        folder_row.addWidget(self.browse_button)
+        form = QFormLayout()
+        form.addRow("Model", folder_row)
+        form.addRow("", self.kind_label)
+        form.addRow("Images", self.image_list)
+        form.addRow("Tile size (px)", self.tile_spin)
+        form.addRow("Device", self.device_combo)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.apply_button)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.export_button)
+        layout.addStretch()
+
+    def set_model_folder(self, folder: str | Path) -> None:
+        self.folder_edit.setText(str(folder))
+        self._describe_folder()
+
+    def _describe_folder(self) -> None:
+        text = self.folder_edit.text().strip()
+        if not text:
+            self.kind_label.setText("")
+            return
+        try:
+            record = read_model_config(text, kind=tuple(MODEL_LOADERS))
+        except ModelFolderError as err:
+            self.kind_label.setText(str(err))
+            return
+        if record["kind"] == "n2v":
+            self.kind_label.setText("Noise2Void denoiser")
+        else:
+            self.kind_label.setText(f"segmentation: {record.get('method')}, scheme {record.get('scheme')}")
+
+    def _on_browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a model folder")
+        if folder:
+            self.set_model_folder(folder)
+
+    def apply(self) -> None:
+        """Load the model and predict every frame of the chosen layers in a worker thread (Apply button)."""
+        try:
+            folder = self.folder_edit.text().strip()
+            if not folder:
+                raise ValueError("choose a model folder first")
+            kind = model_kind(folder)
+            layers = self.image_list.chosen()
+            images = images_of(layers)
+            model = MODEL_LOADERS[kind](folder, device=self.device_combo.currentText())
+        except (ValueError, ModelFolderError) as err:
+            show_error(f"Predict: {err}")
+            return
+        tile = self.tile_spin.value()
+        tile_shape = (tile, tile) if tile else None
+        outputs = [np.zeros(image.shape, np.int32 if kind == SEGMENTATION_KIND else np.float32) for image in images]
+        names = [f"{layer.name} {RESULT_SUFFIX[kind]}" for layer in layers]
+        total = sum(image.shape[0] if image.ndim == 3 else 1 for image in images)
+        self.progress.setRange(0, total)
+        self.progress.setValue(0)
+        self.apply_button.setEnabled(False)
+
+        def on_frame(result) -> None:
+            i, t, predicted = result
+            if outputs[i].ndim == 3:
+                outputs[i][t] = predicted
+            else:
+                outputs[i][...] = predicted
+            self.progress.setValue(self.progress.value() + 1)
+
+        def on_done() -> None:
+            self.apply_button.setEnabled(True)
+            self.worker = None
+            if self.progress.value() < total:
+                return
+            layer_type = "labels" if kind == SEGMENTATION_KIND else "image"
+            for name, output, layer in zip(names, outputs, layers):
+                show_result(self.viewer, name, output, layer_type, scale=layer.scale)
+            self.results = names if kind == SEGMENTATION_KIND else []
+
+        self.worker = thread_worker(_predict_frames, start_thread=False, ignore_errors=True)(model, images, tile_shape)
+        self.worker.yielded.connect(on_frame)
+        self.worker.errored.connect(lambda err: show_error(f"Prediction failed: {err}"))
+        self.worker.finished.connect(on_done)
+        self.worker.start()
+
+    def export_masks(self, destination: str | Path) -> list[Path]:
+        """Write the result Labels layers as TIFF: to ``destination`` (a ``.tif`` path) for one result, else into the folder ``destination``."""
+        layers = [self.viewer.layers[name] for name in self.results if name in self.viewer.layers]
+        if not layers:
+            raise ValueError("nothing to export: apply a segmentation model first")
+        destination = Path(destination)
+        if destination.suffix.lower() in (".tif", ".tiff"):
+            if len(layers) > 1:
+                raise ValueError(f"{len(layers)} masks to export: choose a folder, not a single file")
+            return [Path(p) for p in write_labels_tiff(str(destination), layers[0].data, {"name": layers[0].name})]
+        destination.mkdir(parents=True, exist_ok=True)
+        written = []
+        for layer in layers:
+            written += write_labels_tiff(str(destination / f"{layer.name.replace(' ', '_')}.tif"), layer.data, {"name": layer.name})
+        return [Path(p) for p in written]
+
+    def _on_export(self) -> None:
+        if len(self.results) == 1:
+            destination, _ = QFileDialog.getSaveFileName(self, "Export mask as TIFF", f"{self.results[0].replace(' ', '_')}.tif", "TIFF (*.tif *.tiff)")
+        else:
+            destination = QFileDialog.getExistingDirectory(self, "Export masks into folder")
+        if not destination:
+            return
+        try:
+            written = self.export_masks(destination)
+        except (ValueError, OSError) as err:
+            show_error(f"Export: {err}")
+            return
+        show_info(f"exported {len(written)} mask(s) to {Path(written[0]).parent}")

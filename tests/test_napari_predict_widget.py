@@ -1,0 +1,79 @@
+"""The predict/export widget: apply saved N2V and segmentation models to images and stacks, export and read back masks."""
+
+import numpy as np
+import pytest
+
+from denoise2seg.n2v import N2VModel
+from denoise2seg.napari.predict_widget import PredictWidget
+from denoise2seg.napari.readers import get_tiff_reader
+from denoise2seg.segmentation import SegmentationConfig, SegmentationModel, train_segmentation
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(scope="module")
+def segmentation_folder(tmp_path_factory, nuclei_crop):
+    folder = tmp_path_factory.mktemp("seg")
+    noisy, _, mask = nuclei_crop
+    config = SegmentationConfig(patch_size=32, batch_size=4, epochs=2, steps_per_epoch=15, learning_rate=0.01, depth=1, n_filters=8, seed=0)
+    for _ in train_segmentation([noisy], [mask], config, out_dir=folder, device="cpu"):
+        pass
+    return folder
+
+
+def run_apply(widget, qtbot):
+    widget.apply_button.click()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+
+
+def test_segment_image_and_stack_then_export_and_read_back(make_napari_viewer, qtbot, nuclei_crop, segmentation_folder, tmp_path):
+    viewer = make_napari_viewer()
+    noisy = nuclei_crop[0]
+    viewer.add_image(noisy, name="image")
+    viewer.add_image(np.stack([noisy, noisy[::-1], noisy[:, ::-1]]), name="stack")
+    widget = PredictWidget(viewer)
+    qtbot.addWidget(widget)
+    widget.set_model_folder(segmentation_folder)
+    assert widget.kind_label.text().startswith("segmentation: unet")
+    widget.image_list.select("image", "stack")
+    widget.tile_spin.setValue(64)
+    widget.device_combo.setCurrentText("cpu")
+    run_apply(widget, qtbot)
+
+    assert widget.progress.value() == widget.progress.maximum() == 4
+    model = SegmentationModel.load(segmentation_folder, device="cpu")
+    single, stack = viewer.layers["image labels"].data, viewer.layers["stack labels"].data
+    assert single.max() > 0 and stack.shape == (3, 128, 128)
+    np.testing.assert_array_equal(stack[0] > 0, single > 0)
+    np.testing.assert_array_equal(single > 0, model.predict(noisy) > 0)
+
+    written = widget.export_masks(tmp_path / "batch")
+    assert sorted(p.name for p in written) == ["image_labels.tif", "stack_labels.tif"]
+    for path, expected in zip(sorted(written), (single, stack)):
+        (data, kwargs, layer_type), = get_tiff_reader(str(path))(str(path))
+        assert layer_type == "labels"
+        np.testing.assert_array_equal(data, expected)
+
+    widget.image_list.select("image")
+    run_apply(widget, qtbot)
+    one = widget.export_masks(tmp_path / "one_mask.tif")
+    (data, _, layer_type), = get_tiff_reader(str(one[0]))(str(one[0]))
+    assert layer_type == "labels" and np.array_equal(data, single)
+
+
+def test_denoise_with_an_n2v_folder_and_refuse_a_foreign_folder(make_napari_viewer, qtbot, nuclei_crop, tiny_n2v_folder, tmp_path, error_messages):
+    viewer = make_napari_viewer()
+    viewer.add_image(nuclei_crop[0], name="image")
+    widget = PredictWidget(viewer)
+    qtbot.addWidget(widget)
+    widget.set_model_folder(tiny_n2v_folder)
+    assert widget.kind_label.text() == "Noise2Void denoiser"
+    run_apply(widget, qtbot)
+    expected = N2VModel.load(tiny_n2v_folder, device="cpu").predict(nuclei_crop[0])
+    np.testing.assert_allclose(viewer.layers["image denoised"].data, expected, rtol=1e-4, atol=1e-3)
+
+    (tmp_path / "not_a_model").mkdir()
+    widget.set_model_folder(tmp_path / "not_a_model")
+    widget.apply_button.click()
+    assert any("no config.json" in m for m in error_messages())
+    assert widget.worker is None and [layer.name for layer in viewer.layers] == ["image", "image denoised"]
