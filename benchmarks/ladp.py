@@ -10,7 +10,7 @@ markdown table of means (+- standard deviation over repetitions) and writes it t
 CPU-sized (the numbers in docs/ladp.md):
 
     OMP_NUM_THREADS=1 python benchmarks/ladp.py --device cpu --out ladp_table.md
-    OMP_NUM_THREADS=1 python benchmarks/ladp.py --device cpu --reps 3 --resume ladp_table.json --out ladp_table.md
+    OMP_NUM_THREADS=1 python benchmarks/ladp.py --device cpu --reps 4 --resume ladp_table.json --out ladp_table.md
 
 The paper's schedule on a GPU:
 
@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> str:
             summary = run_variant(mode, decoder_only, rep, data, args, device)
             summary["seconds"] = time.perf_counter() - start
             runs.setdefault(name, []).append(summary)
+            if args.out is not None:
+                # Saved after every run, so an interrupted benchmark can be resumed.
+                args.out.with_suffix(".json").write_text(json.dumps(runs, indent=2))
             print(f"{name} rep {rep}: dice {summary['dice']:.4f} masd {summary['masd']:.3f} nsd {summary['nsd']:.4f} "
                   f"({summary['seconds']:.0f} s)", flush=True)
     counts = runs[next(iter(runs))][0]
@@ -145,7 +148,6 @@ def main(argv: list[str] | None = None) -> str:
     print(table)
     if args.out is not None:
         args.out.write_text(table + "\n")
-        args.out.with_suffix(".json").write_text(json.dumps(runs, indent=2))
     return table
 
 

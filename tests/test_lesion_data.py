@@ -10,17 +10,17 @@ from denoise2seg.metrics_lesion import lesion_size_bin
 
 
 def test_synthetic_lesion_cases_cover_the_size_bins():
-    small, large = synthetic_lesion_case(0), synthetic_lesion_case(4)
+    small, medium, large = synthetic_lesion_case(0), synthetic_lesion_case(2), synthetic_lesion_case(4)
     assert small.image.shape == (2, 95, 112, 96) and small.spacing == (2.0, 2.0, 2.0)
     assert lesion_size_bin(small.lesion_fraction) == "<1%"
-    assert lesion_size_bin(synthetic_lesion_case(2).lesion_fraction) == "1-5%"
+    assert lesion_size_bin(medium.lesion_fraction) == "1-5%"
     assert lesion_size_bin(large.lesion_fraction) == ">5%"
     # Lesions lie in the brain, are hyperintense on the FLAIR-like channel and hypointense on T1.
     assert not (small.labels & ~small.brain).any()
     assert small.image[1][small.labels].mean() > small.image[1][small.brain & ~small.labels].mean() + 0.2
     assert small.image[0][small.labels].mean() < small.image[0][small.brain & ~small.labels].mean()
     # Different seeds deform the anatomy differently.
-    assert not np.array_equal(small.brain, synthetic_lesion_case(5).brain)
+    assert not np.array_equal(small.brain, medium.brain)
 
 
 def test_normalisation_is_zscore_in_the_brain_with_background_minus_six():
