@@ -126,13 +126,15 @@ def main(argv: list[str] | None = None) -> str:
             print(f"{name} rep {rep}: dice {summary['dice']:.4f} masd {summary['masd']:.3f} nsd {summary['nsd']:.4f} "
                   f"({summary['seconds']:.0f} s)", flush=True)
     counts = runs[next(iter(runs))][0]
-    header = "| pretraining | Dice <1% | Dice 1-5% | Dice >5% | MASD (mm) | NSD | Dice overall | train + test (s) |"
-    rows = [header, "|---|---|---|---|---|---|---|---|"]
+    header = "| pretraining | Dice <1% | Dice 1-5% | Dice >5% | MASD (mm) | NSD | Dice overall | overall Dice per repetition | train + test (s) |"
+    rows = [header, "|---|---|---|---|---|---|---|---|---|"]
     for name, summaries in runs.items():
         cells = [_cell([100 * s[f"dice {b}"] for s in summaries], 2) for b in SIZE_BINS]
         cells.append(_cell([s["masd"] for s in summaries], 3))
         cells.append(_cell([100 * s["nsd"] for s in summaries], 2))
         cells.append(_cell([100 * s["dice"] for s in summaries], 2))
+        # Single runs at this size sometimes fail outright; the spread shows it.
+        cells.append(", ".join(f"{100 * s['dice']:.1f}" for s in summaries))
         cells.append(f"{np.mean([s['seconds'] for s in summaries]):.0f}")
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
     steps = args.steps_per_epoch or "one pass"
