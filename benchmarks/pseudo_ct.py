@@ -49,6 +49,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--noise-steps", type=int, default=400, help="training steps of each noise model")
     parser.add_argument("--adapt-steps", type=int, default=300, help="adaptation steps per test subject")
     parser.add_argument("--update-period", type=int, default=50, help="C of Algorithm 1")
+    parser.add_argument("--lr", type=float, default=1e-4, help="learning rate of the denoisers and noise models (paper: 1e-4)")
+    parser.add_argument("--adapt-lr", type=float, default=1e-4, help="learning rate of the adaptation (paper: 1e-4)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work-dir", type=Path, default=Path("benchmarks/results/pseudo_ct_models"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/pseudo_ct.md"))
@@ -90,14 +92,22 @@ def main(argv=None) -> int:
     for scheme in ("n2c", "n2n", "n2v"):
         folder = args.work_dir / f"denoiser_{scheme}"
         config = DenoiserConfig(
-            scheme=scheme, n_filters=args.filters, batch_size=args.batch_size, epochs=epochs, steps_per_epoch=per_epoch, seed=args.seed
+            scheme=scheme,
+            n_filters=args.filters,
+            batch_size=args.batch_size,
+            epochs=epochs,
+            steps_per_epoch=per_epoch,
+            learning_rate=args.lr,
+            seed=args.seed,
         )
         run(train_denoiser(train, config, out_dir=folder, device=args.device))
         denoisers[scheme] = LowDoseDenoiser.load(folder, args.device)
         print(f"trained {scheme} ({time.time() - start:.0f} s)", flush=True)
 
     epochs, per_epoch = epochs_of(args.noise_steps)
-    noise_config = NoiseModelConfig(n_filters=args.unet_filters, batch_size=args.batch_size, epochs=epochs, steps_per_epoch=per_epoch, seed=args.seed)
+    noise_config = NoiseModelConfig(
+        n_filters=args.unet_filters, batch_size=args.batch_size, epochs=epochs, steps_per_epoch=per_epoch, learning_rate=args.lr, seed=args.seed
+    )
     noise_models = []
     for subject in train:
         folder = args.work_dir / "noise_models" / subject.name
@@ -120,6 +130,7 @@ def main(argv=None) -> int:
                 update_period=update_period,
                 steps=args.adapt_steps,
                 batch_size=args.batch_size,
+                learning_rate=args.adapt_lr,
                 seed=args.seed + i,
             )
             adaptation = PseudoCTAdaptation(denoisers[scheme], subject.low_dose, models, config, device=args.device)
