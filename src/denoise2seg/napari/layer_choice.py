@@ -119,7 +119,17 @@ def show_result(viewer: napari.Viewer, name: str, data: np.ndarray, layer_type: 
         layer = viewer.layers[name]
         if layer.data.shape == data.shape and layer._type_string == layer_type:
             layer.data = data
+            if layer_type == "image":
+                # Early previews span another range than later ones, so rescale the display each time.
+                layer.contrast_limits = display_range(data)
             return layer
         viewer.layers.remove(name)
-    add = viewer.add_labels if layer_type == "labels" else viewer.add_image
-    return add(data, name=name, **kwargs)
+    if layer_type == "labels":
+        return viewer.add_labels(data, name=name, **kwargs)
+    return viewer.add_image(data, name=name, contrast_limits=display_range(data), **kwargs)
+
+
+def display_range(image: np.ndarray) -> tuple[float, float]:
+    """Contrast limits from the 0.5 and 99.5 percentiles, so that a few extreme border pixels do not darken the view."""
+    low, high = (float(v) for v in np.percentile(image[:: max(1, image.shape[0] // 512)], (0.5, 99.5)))
+    return (low, high) if high > low else (low, low + 1.0)
