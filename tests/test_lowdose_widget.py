@@ -29,8 +29,9 @@ def test_train_then_adapt_shows_live_layer(make_napari_viewer, qtbot, tmp_path, 
         spin.setValue(value)
     widget.device_combo.setCurrentText("cpu")
     widget.model_dir_edit.setText(str(tmp_path / "models"))
-    widget.train_button.click()
-    qtbot.waitUntil(lambda: widget.train_button.isEnabled(), timeout=60_000)
+    widget.train_panel.train_button.click()
+    qtbot.waitUntil(lambda: not widget.running, timeout=60_000)
+    assert widget.train_panel.status.text() == "done" and widget.train_panel.plot.train_losses
     assert (tmp_path / "models" / "denoiser" / "weights.safetensors").is_file()
     assert len(list((tmp_path / "models" / "noise_models").iterdir())) == 1
 
@@ -38,10 +39,11 @@ def test_train_then_adapt_shows_live_layer(make_napari_viewer, qtbot, tmp_path, 
     widget.adapt_steps_spin.setValue(4)
     widget.period_spin.setValue(2)
     widget.adapt_batch_spin.setValue(2)
-    widget.adapt_button.click()
+    widget.adapt_panel.train_button.click()
     live = "test low denoised (Pseudo-CT)"
     assert live in viewer.layers
-    qtbot.waitUntil(lambda: widget.adapt_button.isEnabled(), timeout=60_000)
+    qtbot.waitUntil(lambda: not widget.running, timeout=60_000)
+    assert widget.adapt_panel.status.text() == "done"
     denoised = viewer.layers[live].data
     assert denoised.shape == test.low_dose.shape
     assert np.abs(denoised - test.low_dose).mean() > 1.0
@@ -55,8 +57,8 @@ def test_adding_the_same_layer_twice_is_refused(make_napari_viewer, subjects):
     widget.normal_combo.setCurrentText("only")
     widget.add_pair_button.click()
     assert widget.subject_list.count() == 0
-    widget.train_button.click()  # nothing to train on: an error notification, no worker
-    assert widget.worker is None
+    widget.train_panel.train_button.click()  # nothing to train on: an error notification, no worker
+    assert not widget.running
 
 
 def test_sample_pair_is_two_aligned_layers():

@@ -1,7 +1,8 @@
 """Low-dose CT denoise (Pseudo-CT): train on paired layers or folders, adapt to a scan live.
 
-Thin GUI over :mod:`denoise2seg.ct.lowdose`: every computation runs in a napari thread
-worker fed by the library's training-event generators.
+Thin GUI over :mod:`denoise2seg.ct.lowdose`: every computation runs in the shared
+:class:`~denoise2seg.napari.training_panel.TrainingPanel` worker (loss plot, progress,
+Stop, error notifications) fed by the library's training-event generators.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from pathlib import Path
 
 import napari
 import numpy as np
-from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import (
     QComboBox,
@@ -18,10 +18,8 @@ from qtpy.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QListWidget,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -41,6 +39,7 @@ from ..ct.lowdose import (
     train_noise_model,
 )
 from ..ct.lowdose.config import NOISE_SOURCES, SCHEMES
+from .training_panel import TrainingPanel
 
 NONE = "(none)"
 
@@ -59,7 +58,8 @@ class LowDoseCTWidget(QWidget):
         super().__init__()
         self.viewer = viewer
         self.subjects: list = []
-        self.worker = None
+        self._phases: list = []
+        self._adaptation = None
         self._live_layer = None
         self._preview_index = 0
         defaults, adaptation = DenoiserConfig(), AdaptationConfig()
@@ -96,8 +96,8 @@ class LowDoseCTWidget(QWidget):
         form.addRow("noise U-Net filters", self.unet_filters_spin)
         self.model_dir_edit = QLineEdit(str(Path.home() / "denoise2seg_models" / "pseudo_ct"))
         form.addRow("model folder", self.model_dir_edit)
-        self.train_button = QPushButton("Train denoiser + noise models")
-        form.addRow(self.train_button)
+        self.train_panel = TrainingPanel("Train denoiser + noise models", title="Pseudo-CT training")
+        form.addRow(self.train_panel)
 
         adapt_box = QGroupBox("2. Adapt to a low-dose scan")
         adapt_form = QFormLayout(adapt_box)
@@ -113,32 +113,23 @@ class LowDoseCTWidget(QWidget):
         adapt_form.addRow("update steps", self.adapt_steps_spin)
         adapt_form.addRow("update period C", self.period_spin)
         adapt_form.addRow("batch size", self.adapt_batch_spin)
-        self.adapt_button = QPushButton("Adapt and denoise")
-        adapt_form.addRow(self.adapt_button)
+        self.adapt_panel = TrainingPanel("Adapt and denoise", title="Pseudo-CT adaptation")
+        adapt_form.addRow(self.adapt_panel)
 
         self.device_combo = QComboBox()
         self.device_combo.addItems(["auto", "cpu", "cuda", "mps"])
-        self.progress = QProgressBar()
-        self.status = QLabel("")
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setEnabled(False)
-
         layout = QVBoxLayout(self)
-        layout.addWidget(train_box)
-        layout.addWidget(adapt_box)
         device_row = QFormLayout()
         device_row.addRow("device", self.device_combo)
         layout.addLayout(device_row)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status)
-        layout.addWidget(self.stop_button)
+        layout.addWidget(train_box)
+        layout.addWidget(adapt_box)
         layout.addStretch()
 
         self.add_pair_button.clicked.connect(self.add_layer_subject)
         self.add_folder_button.clicked.connect(self._choose_folder)
-        self.train_button.clicked.connect(self.start_training)
-        self.adapt_button.clicked.connect(self.start_adaptation)
-        self.stop_button.clicked.connect(self.stop)
+        self.train_panel.train_button.clicked.connect(self.start_training)
+        self.adapt_panel.train_button.clicked.connect(self.start_adaptation)
         for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
             event.connect(self._refresh_layers)
         self._refresh_layers()
@@ -192,43 +183,12 @@ class LowDoseCTWidget(QWidget):
         self.subject_list.addItem(f"{subject.name}: {subject.n_slices} slice(s) {subject.low_dose.shape[1:]}")
 
     # running
-    def _run(self, job, on_returned=None) -> None:
-        """Run the generator function ``job`` (yielding ``(label, TrainingEvent)``) in a thread worker."""
-        self.worker = thread_worker(job, start_thread=False)()
-        self.worker.yielded.connect(self._on_event)
-        self.worker.errored.connect(lambda err: show_error(f"Low-dose CT: {err}"))
-        if on_returned is not None:
-            self.worker.returned.connect(on_returned)
-        self.worker.finished.connect(self._on_finished)
-        self.train_button.setEnabled(False)
-        self.adapt_button.setEnabled(False)
-        self.stop_button.setEnabled(True)
-        self.worker.start()
+    @property
+    def running(self) -> bool:
+        return self.train_panel.running or self.adapt_panel.running
 
-    def _on_event(self, item) -> None:
-        label, event = item
-        self.progress.setMaximum(max(event.total_steps, 1))
-        self.progress.setValue(event.step)
-        if event.kind == "step":
-            self.status.setText(f"{label}: step {event.step}/{event.total_steps}, loss {event.train_loss:.4g}")
-        elif event.kind == "preview" and label == "adaptation" and self._live_layer is not None:
-            data = self._live_layer.data
-            if data.ndim == 3:
-                data[self._preview_index] = event.preview
-            else:
-                data[:] = event.preview
-            self._live_layer.refresh()
-
-    def _on_finished(self) -> None:
-        self.train_button.setEnabled(True)
-        self.adapt_button.setEnabled(True)
-        self.stop_button.setEnabled(False)
-
-    def stop(self) -> None:
-        """Stop the running job; training keeps the weights saved so far."""
-        if self.worker is not None:
-            self.worker.quit()
-            self.status.setText("stopping...")
+    def _controls(self) -> list[QWidget]:
+        return [self.add_pair_button, self.add_folder_button, self.adapt_panel.train_button, self.train_panel.train_button]
 
     def _device(self) -> str:
         return self.device_combo.currentText()
@@ -252,19 +212,28 @@ class LowDoseCTWidget(QWidget):
             show_error(str(err))
             return
         subjects, device = list(self.subjects), self._device()
+        preview = subjects[0].low_dose[0]
+        phases = [
+            ("Pseudo-CT denoiser", lambda: train_denoiser(subjects, denoiser_config, out_dir=folder / "denoiser", device=device, preview_slice=preview))
+        ]
+        for subject in subjects:
+            out = folder / "noise_models" / subject.name
+            phases.append((f"Pseudo-CT noise model {subject.name}", lambda s=subject, o=out: train_noise_model([s], noise_config, out_dir=o, device=device)))
+        self._phases = phases
+        self._model_folder = folder
+        self._next_phase()
 
-        def job():
-            preview = subjects[0].low_dose[0]
-            for event in train_denoiser(subjects, denoiser_config, out_dir=folder / "denoiser", device=device, preview_slice=preview):
-                yield "denoiser", event
-            for subject in subjects:
-                out = folder / "noise_models" / subject.name
-                for event in train_noise_model([subject], noise_config, out_dir=out, device=device):
-                    yield f"noise model {subject.name}", event
-            return folder
-
-        self._live_layer = None
-        self._run(job, lambda out: show_info(f"Pseudo-CT models written to {out}"))
+    def _next_phase(self) -> None:
+        """Run the training phases one after the other, each with its own progress and loss plot."""
+        runner = self.train_panel.runner
+        if runner.error is not None or runner.stopped:
+            self._phases = []
+            return
+        if not self._phases:
+            show_info(f"Pseudo-CT models written to {self._model_folder}")
+            return
+        title, factory = self._phases.pop(0)
+        self.train_panel.run(factory, on_finished=self._next_phase, title=title, disable=self._controls()[:3])
 
     def start_adaptation(self) -> None:
         """Adapt the trained denoiser to the chosen low-dose layer, showing the result live."""
@@ -299,14 +268,21 @@ class LowDoseCTWidget(QWidget):
             data.copy(), name=live_name, colormap="gray", contrast_limits=layer.contrast_limits, scale=layer.scale
         )
         self._preview_index = index
+        self._adaptation = adaptation
+        self.adapt_panel.run(adaptation.run, on_event=self._on_adaptation_event, on_finished=self._on_adapted, disable=self._controls()[:2] + self._controls()[3:])
 
-        def job():
-            for event in adaptation.run():
-                yield "adaptation", event
-            return adaptation.denoised()
+    def _on_adaptation_event(self, event) -> None:
+        if event.kind != "preview" or self._live_layer is None:
+            return
+        data = self._live_layer.data
+        if data.ndim == 3:
+            data[self._preview_index] = event.preview
+        else:
+            data[:] = event.preview
+        self._live_layer.refresh()
 
-        def done(denoised: np.ndarray) -> None:
-            self._live_layer.data = denoised
-            show_info(f"{live_name}: adaptation finished")
-
-        self._run(job, done)
+    def _on_adapted(self) -> None:
+        """Show f_theta(X) for the whole scan, also after Stop (the result so far)."""
+        if self.adapt_panel.runner.error is None and self._live_layer is not None:
+            self._live_layer.data = self._adaptation.denoised()
+            show_info(f"{self._live_layer.name}: adaptation {'stopped' if self.adapt_panel.runner.stopped else 'finished'}")
