@@ -153,7 +153,7 @@ def main(argv=None) -> int:
     ]
     for label, psnr, ssim in rows:
         lines.append(f"| {label} | {np.mean(psnr):.2f} ± {np.std(psnr):.2f} | {np.mean(ssim):.4f} ± {np.std(ssim):.4f} |")
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    settings = {k: v for k, v in vars(args).items() if k not in ("work_dir", "out")}
     footer = (
         f"\nTrain subjects: {', '.join(s.name for s in train)}; test subjects: {', '.join(s.name for s in test)} "
         f"({args.slices} slices each, {sum(s.n_slices for s in test)} test slices). Settings: {json.dumps(settings)}. "
