@@ -1,6 +1,5 @@
 """Shared fixtures: error notifications seen during a test, a small noisy nuclei crop, a tiny trained N2V model."""
 
-import numpy as np
 import pytest
 
 from denoise2seg.data.samples import noisy_nuclei_2d

@@ -11,16 +11,16 @@ from pathlib import Path
 import napari
 from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtWidgets import QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QFileDialog, QFormLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ..io.model_folder import ModelFolderError
 from ..n2v import N2VConfig, N2VModel, train_n2v
 from ..training import TrainingEvent
+from .controls import device_combo, spin_box
 from .layer_choice import LayerList, current_frame, images_of, show_result
 from .training_panel import TrainingPanel
 
 DENOISED_LAYER = "denoised"
-DEVICES = ("auto", "cuda", "cpu")
 _DEFAULTS = {f.name: f.default for f in fields(N2VConfig)}
 
 # The N2V model folder last trained or loaded in each viewer, offered to the segmentation widget.
@@ -30,14 +30,6 @@ _N2V_FOLDERS: "weakref.WeakKeyDictionary[napari.Viewer, Path]" = weakref.WeakKey
 def current_n2v_folder(viewer: napari.Viewer) -> Path | None:
     """The N2V model folder trained or loaded last by an N2V widget of ``viewer`` (``None`` when none)."""
     return _N2V_FOLDERS.get(viewer)
-
-
-def spin_box(value: int, low: int, high: int, step: int = 1) -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(low, high)
-    box.setSingleStep(step)
-    box.setValue(value)
-    return box
 
 
 class N2VWidget(QWidget):
@@ -65,8 +57,7 @@ class N2VWidget(QWidget):
         self.depth_spin = spin_box(_DEFAULTS["depth"], 1, 5)
         self.filters_spin = spin_box(_DEFAULTS["n_filters"], 4, 256, 4)
         self.preview_spin = spin_box(50, 1, 100_000)
-        self.device_combo = QComboBox()
-        self.device_combo.addItems(DEVICES)
+        self.device_combo = device_combo()
         self.folder_label = QLabel("(new folder when training starts)")
         self.folder_label.setWordWrap(True)
         self.save_button = QPushButton("Save as...")

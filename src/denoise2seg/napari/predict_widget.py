@@ -9,7 +9,6 @@ import numpy as np
 from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import (
-    QComboBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -26,7 +25,7 @@ from ..n2v import N2VModel
 from ..segmentation import SegmentationModel
 from ..segmentation.model import KIND as SEGMENTATION_KIND
 from .layer_choice import LayerList, images_of, show_result
-from .n2v_widget import DEVICES, spin_box
+from .controls import device_combo, spin_box
 from .writers import write_labels_tiff
 
 MODEL_LOADERS = {"n2v": N2VModel.load, SEGMENTATION_KIND: SegmentationModel.load}
@@ -71,8 +70,7 @@ class PredictWidget(QWidget):
         self.image_list = LayerList(napari_viewer)
         self.tile_spin = spin_box(0, 0, 8192, 64)
         self.tile_spin.setSpecialValueText("whole image")
-        self.device_combo = QComboBox()
-        self.device_combo.addItems(DEVICES)
+        self.device_combo = device_combo()
         self.apply_button = QPushButton("Apply")
         self.apply_button.clicked.connect(self.apply)
         self.export_button = QPushButton("Export masks...")

@@ -16,12 +16,12 @@ from ..segmentation import SCHEMES, SegmentationConfig, SegmentationModel, train
 from ..segmentation.config import FINETUNE_SCHEMES
 from ..training import TrainingEvent
 from .layer_choice import LayerCombo, LayerList, current_frame, images_of, show_result
-from .n2v_widget import DEVICES, current_n2v_folder, spin_box
+from .controls import device_combo, spin_box
+from .n2v_widget import current_n2v_folder
 from .training_panel import TrainingPanel
 
 SEGMENTATION_LAYER = "segmentation"
 METHOD_NAMES = {"U-Net (3-class)": "unet", "StarDist": "stardist"}
-N2V_FROM_WIDGET = "model trained in the N2V widget"
 _DEFAULTS = {f.name: f.default for f in fields(SegmentationConfig)}
 
 
@@ -71,10 +71,8 @@ class SegmentationWidget(QWidget):
         self.scheme_combo = QComboBox()
         self.scheme_combo.addItems(SCHEMES)
         self.method_combo.currentTextChanged.connect(self._on_method_changed)
-        self.n2v_combo = QComboBox()
-        self.n2v_combo.addItem(N2V_FROM_WIDGET)
         self.n2v_folder_edit = QLineEdit()
-        self.n2v_folder_edit.setPlaceholderText("or an N2V model folder")
+        self.n2v_folder_edit.setPlaceholderText("empty: the model of the N2V widget")
         self.n2v_browse = QPushButton("...")
         self.n2v_browse.clicked.connect(self._on_browse_n2v)
         self.patch_spin = spin_box(_DEFAULTS["patch_size"], 16, 1024, 16)
@@ -90,8 +88,7 @@ class SegmentationWidget(QWidget):
         self.filters_spin = spin_box(_DEFAULTS["n_filters"], 4, 256, 4)
         self.margin_spin = spin_box(_DEFAULTS["annotation_margin"], 0, 1000)
         self.preview_spin = spin_box(50, 1, 100_000)
-        self.device_combo = QComboBox()
-        self.device_combo.addItems(DEVICES)
+        self.device_combo = device_combo()
         self.folder_label = QLabel("(new folder when training starts)")
         self.folder_label.setWordWrap(True)
         self.panel = TrainingPanel("Train", title="Segmentation training")
@@ -105,8 +102,7 @@ class SegmentationWidget(QWidget):
         form.addRow("Annotations", self.labels_combo)
         form.addRow("Method", self.method_combo)
         form.addRow("Scheme", self.scheme_combo)
-        form.addRow("N2V model", self.n2v_combo)
-        form.addRow("", n2v_row)
+        form.addRow("N2V model", n2v_row)
         form.addRow("Patch size", self.patch_spin)
         form.addRow("Epochs", self.epochs_spin)
         form.addRow("Steps per epoch", self.steps_spin)
@@ -195,7 +191,10 @@ class SegmentationWidget(QWidget):
 
     def _on_event(self, event: TrainingEvent) -> None:
         if event.kind == "preview" and event.preview is not None:
-            show_result(self.viewer, SEGMENTATION_LAYER, np.asarray(event.preview, dtype=np.int32), "labels", opacity=0.6)
+            self._show_segmentation(event.preview)
+
+    def _show_segmentation(self, labels: np.ndarray) -> None:
+        show_result(self.viewer, SEGMENTATION_LAYER, np.asarray(labels, dtype=np.int32), "labels", opacity=0.6)
 
     def _on_finished(self) -> None:
         if self._training_folder is None or not (self._training_folder / "config.json").is_file():
@@ -207,7 +206,7 @@ class SegmentationWidget(QWidget):
         self.final_worker = thread_worker(_segment_frame, start_thread=False, ignore_errors=True)(
             self.model_folder, self._preview_frame, self.device_combo.currentText()
         )
-        self.final_worker.returned.connect(lambda labels: self._on_event(TrainingEvent("preview", 0, 0, 0, preview=labels)))
+        self.final_worker.returned.connect(self._show_segmentation)
         self.final_worker.errored.connect(lambda err: show_error(f"Segmentation of the trained model failed: {err}"))
         self.final_worker.finished.connect(self._on_final_finished)
         self.final_worker.start()
