@@ -35,14 +35,13 @@ def test_ladp_widget_trains_segments_and_exports(make_napari_viewer, qtbot, tmp_
     widget.model_dir_edit.setText(str(tmp_path / "model"))
     widget.train_button.click()
     assert not widget.train_button.isEnabled()
-    qtbot.waitUntil(lambda: widget.worker is None, timeout=120_000)
+    qtbot.waitUntil(lambda: not widget.running, timeout=120_000)
 
     assert (tmp_path / "model" / "config.json").is_file()
     assert len(widget.losses) == 2 * (20 + 60)
     assert set(widget.phases) == {"pretrain", "finetune"}
-    plotted = sum(len(line.get_xdata()) for line in widget.loss_axes.get_lines())
-    assert plotted == len(widget.losses)
-    assert widget.progress.value() == widget.progress.maximum()
+    assert widget.panel.plot.train_losses == widget.losses
+    assert widget.panel.progress.value() == widget.panel.progress.maximum() == 2 * (20 + 60)
     assert LIVE_LAYER in viewer.layers and viewer.layers[LIVE_LAYER].data.shape == case.labels.shape
 
     widget.segment_button.click()
@@ -75,7 +74,7 @@ def test_ladp_widget_stop_keeps_a_model(make_napari_viewer, qtbot, tmp_path):
     widget.train_button.click()
     qtbot.waitUntil(lambda: len(widget.losses) >= 3, timeout=60_000)
     widget.stop_button.click()
-    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    qtbot.waitUntil(lambda: not widget.running, timeout=60_000)
     assert len(widget.losses) < 3 * 500
     assert (tmp_path / "model" / "config.json").is_file()
 
@@ -89,4 +88,4 @@ def test_ladp_widget_reports_an_empty_annotation(make_napari_viewer, qtbot, monk
     errors = []
     monkeypatch.setattr("denoise2seg.napari.ladp_widget.show_error", errors.append)
     widget.train_button.click()
-    assert widget.worker is None and errors and "empty" in errors[0]
+    assert not widget.running and errors and "empty" in errors[0]

@@ -1,20 +1,17 @@
 """Lesion segmentation (LADP): train an ensemble on annotated volume layers, segment, export.
 
-Thin GUI over :mod:`denoise2seg.lesion`: the training generator runs in a napari thread
-worker; its events drive the progress bar, the loss read-out and a live segmentation
-layer of the training volume.
+Thin GUI over :mod:`denoise2seg.lesion`: the training generator runs in the shared
+:class:`~denoise2seg.napari.training_panel.TrainingPanel` (thread worker, progress, live
+loss plot, Stop); its preview events update a live segmentation layer of the training
+volume.
 """
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import napari
 import numpy as np
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-from matplotlib.figure import Figure
-from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import (
     QCheckBox,
@@ -22,9 +19,7 @@ from qtpy.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
-    QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -35,13 +30,12 @@ from ..lesion.cases import LesionCase, brain_from_image
 from ..lesion.config import FinetuneConfig, PretrainConfig
 from ..lesion.model import LesionEnsemble
 from ..lesion.train import train_ensemble
+from .training_panel import TrainingPanel
 
 NONE = "(none)"
 MODES = {"LADP": "ladp", "DDP": "ddp", "none": "none"}
 LIVE_LAYER = "LADP segmentation (live)"
 RESULT_LAYER = "LADP lesions"
-# Redraw the loss curve every this many steps: drawing every step would slow the GUI.
-PLOT_EVERY = 10
 
 
 def _spin(value: int, low: int, high: int) -> QSpinBox:
@@ -57,13 +51,11 @@ class LADPWidget(QWidget):
     def __init__(self, viewer: napari.Viewer) -> None:
         super().__init__()
         self.viewer = viewer
-        self.worker = None
         self.model_dir: Path | None = None
         # Voxel size of the layers last trained on or segmented, given to result layers.
         self._scale: tuple | None = None
         self.losses: list[float] = []
         self.phases: list[str] = []
-        self._stop = threading.Event()
         pre, fine = PretrainConfig(), FinetuneConfig()
 
         form = QFormLayout()
@@ -108,26 +100,18 @@ class LADPWidget(QWidget):
         self.model_dir_edit = QLineEdit(str(Path.home() / "denoise2seg_models" / "ladp"))
         form.addRow("model folder", self.model_dir_edit)
 
-        self.train_button = QPushButton("Train")
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setEnabled(False)
+        self.panel = TrainingPanel("Train", title="LADP training")
+        self.train_button, self.stop_button = self.panel.train_button, self.panel.stop_button
         self.segment_button = QPushButton("Segment with model")
         self.export_button = QPushButton("Export lesions (NIfTI)...")
-        self.progress = QProgressBar()
-        self.status = QLabel("")
-        self.figure = Figure(figsize=(3, 2), tight_layout=True)
-        self.loss_axes = self.figure.add_subplot(111)
-        self.loss_canvas = FigureCanvasQTAgg(self.figure)
-        self.loss_canvas.setMinimumHeight(140)
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        for widget in (self.train_button, self.stop_button, self.progress, self.status, self.loss_canvas, self.segment_button, self.export_button):
+        for widget in (self.panel, self.segment_button, self.export_button):
             layout.addWidget(widget)
         layout.addStretch()
 
         self.train_button.clicked.connect(self.start_training)
-        self.stop_button.clicked.connect(self.stop)
         self.segment_button.clicked.connect(self.segment)
         self.export_button.clicked.connect(self._choose_export)
         self.mode_combo.currentTextChanged.connect(lambda text: self.decoder_only_check.setEnabled(text != "none"))
@@ -199,8 +183,12 @@ class LADPWidget(QWidget):
         return pre, FinetuneConfig(epochs=self.finetune_epochs_spin.value(), **common)
 
     # training
+    @property
+    def running(self) -> bool:
+        return self.panel.running
+
     def start_training(self) -> None:
-        if self.worker is not None:
+        if self.panel.running:
             show_info("training is already running; press Stop first")
             return
         try:
@@ -212,74 +200,34 @@ class LADPWidget(QWidget):
             return
         self.model_dir = out_dir
         self.losses, self.phases = [], []
-        self._stop.clear()
         self._scale = case.spacing
         mode, n_models, device = MODES[self.mode_combo.currentText()], self.ensemble_spin.value(), self.device_combo.currentText()
-
-        def job():
-            events = train_ensemble(
+        self.panel.run(
+            lambda: train_ensemble(
                 [case], pretraining=mode, pretrain_config=pre, finetune_config=fine, n_models=n_models,
                 out_dir=out_dir, device=device, preview_case=case,
-            )
-            try:
-                for event in events:
-                    if self._stop.is_set():
-                        break
-                    yield event
-            finally:
-                # Closing saves the weights trained so far and writes the ensemble folder.
-                events.close()
-
-        self.worker = thread_worker(job, start_thread=False)()
-        self.worker.yielded.connect(self._on_event)
-        self.worker.errored.connect(lambda err: show_error(f"LADP training failed: {err}"))
-        self.worker.finished.connect(self._on_finished)
-        self.train_button.setEnabled(False)
-        self.stop_button.setEnabled(True)
-        self.status.setText("starting...")
-        self.worker.start()
+            ),
+            on_event=self._on_event,
+            on_finished=self._on_finished,
+            disable=[self.segment_button],
+        )
 
     def stop(self) -> None:
         """Stop after the current step; the models trained so far are kept."""
-        self._stop.set()
-        self.status.setText("stopping...")
+        self.panel.stop()
 
     def _on_event(self, event) -> None:
-        self.progress.setMaximum(event.total_steps)
-        self.progress.setValue(event.step)
-        where = f"model {event.member + 1}/{event.n_members}, {event.phase}"
         if event.kind == "step":
             self.losses.append(event.train_loss)
             self.phases.append(event.phase)
-            self.status.setText(f"{where}, epoch {event.epoch}: loss {event.train_loss:.4g}")
-            if event.step % PLOT_EVERY == 0 or event.step == event.total_steps:
-                self._plot_losses()
-        elif event.kind == "epoch":
-            self.status.setText(f"{where}, epoch {event.epoch}: validation {event.val_loss:.4g}")
+        if event.kind in ("step", "epoch"):
+            self.panel.status.setText(f"model {event.member + 1}/{event.n_members}, {event.phase}: {self.panel.status.text()}")
         elif event.kind == "preview":
             self._show_labels(LIVE_LAYER, event.preview)
 
-    def _plot_losses(self) -> None:
-        """Training loss per step, pretraining (noise L2) and finetuning (segmentation) in two colours."""
-        axes = self.loss_axes
-        axes.clear()
-        steps = np.arange(1, len(self.losses) + 1)
-        losses, phases = np.asarray(self.losses), np.asarray(self.phases)
-        for phase, colour in (("pretrain", "tab:blue"), ("finetune", "tab:orange")):
-            chosen = phases == phase
-            if chosen.any():
-                axes.plot(steps[chosen], losses[chosen], ".", markersize=2, color=colour, label=phase)
-        axes.set_xlabel("step")
-        axes.set_ylabel("loss")
-        axes.legend(fontsize="small")
-        self.loss_canvas.draw_idle()
-
     def _on_finished(self) -> None:
-        self.worker = None
-        self.train_button.setEnabled(True)
-        self.stop_button.setEnabled(False)
-        if self.model_dir is not None and (self.model_dir / "config.json").is_file():
-            self.status.setText(f"model saved in {self.model_dir}")
+        if self.panel.runner.error is None and self.model_dir is not None and (self.model_dir / "config.json").is_file():
+            self.panel.status.setText(f"{self.panel.status.text()}; model saved in {self.model_dir}")
 
     def _show_labels(self, name: str, mask: np.ndarray) -> None:
         data = np.asarray(mask).astype(np.uint8)
