@@ -52,7 +52,6 @@ class CTPretrainWidget(QWidget):
     def __init__(self, viewer: napari.Viewer) -> None:
         super().__init__()
         self.viewer = viewer
-        self.model_dir: Path | None = None
         self._scale: tuple | None = None
         self.phase: str | None = None
         self.steps_done: dict[str, int] = {}
@@ -212,7 +211,6 @@ class CTPretrainWidget(QWidget):
         except ValueError as err:
             show_error(f"CT denoise-pretrain: {err}")
             return
-        self.model_dir = out_dir
         self._scale = tuple(self.viewer.layers[self.image_combo.currentText()].scale)
         self.steps_done = {}
         device = self.device_combo.currentText()
@@ -224,7 +222,7 @@ class CTPretrainWidget(QWidget):
                     [volume], [labels], config, annotated_slices=[annotated], pretrained=pretrained,
                     out_dir=out_dir / SEGMENTATION_FOLDER, device=device, preview_volume=volume,
                 ),
-                on_finished=lambda: None,
+                on_finished=None,
             )
 
         if config.pretext == "none":
@@ -251,10 +249,6 @@ class CTPretrainWidget(QWidget):
             factory, on_event=self._on_event, on_finished=on_finished,
             title=f"CT {phase}", disable=self._controls,
         )
-
-    def stop(self) -> None:
-        """Stop after the current step; the model trained so far is kept and no later phase starts."""
-        self.panel.stop()
 
     def _on_event(self, event) -> None:
         if event.kind == "step":
