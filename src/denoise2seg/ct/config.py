@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
+from ..io.config_record import ConfigRecord
 from ..nets.backbones import BACKBONES, BackboneSpec
 from ..training import Schedule
 from .windowing import Window
@@ -14,7 +15,7 @@ PRETEXT_LOSSES = ("perceptual", "mse")
 
 
 @dataclass
-class CTPretrainConfig:
+class CTPretrainConfig(ConfigRecord):
     """CT lesion segmentation with a self-supervised pretext (Gao et al. 2021).
 
     Defaults from the paper (Sec. II and III-A) unless marked otherwise:
@@ -121,11 +122,3 @@ class CTPretrainConfig:
             lr_schedule="cosine",
             mixed_precision=self.mixed_precision,
         )
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "CTPretrainConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})

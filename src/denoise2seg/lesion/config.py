@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Literal
 
+from ..io.config_record import ConfigRecord
 from ..nets import UNetSpec
 
 PretrainingMode = Literal["ladp", "ddp", "none"]
 PRETRAINING_MODES = ("ladp", "ddp", "none")
-
-
-class _Record:
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict):
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
 
 
 def _check_common(config) -> None:
@@ -32,7 +23,7 @@ def _check_common(config) -> None:
 
 
 @dataclass
-class PretrainConfig(_Record):
+class PretrainConfig(ConfigRecord):
     """LADP / DDP self-pretraining.
 
     Defaults from Ninalga 2023 (LADP), Sec. II-C/D: ``gamma = 0.95`` (as DDP),
@@ -79,7 +70,7 @@ class PretrainConfig(_Record):
 
 
 @dataclass
-class FinetuneConfig(_Record):
+class FinetuneConfig(ConfigRecord):
     """Supervised finetuning of the lesion segmenter.
 
     Defaults from Ninalga 2023, Sec. II-D: loss ``BCE + Dice + 3 x Focal`` (Eq. 7);

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
+from ..io.config_record import ConfigRecord
 from ..nets import UNetSpec
 from ..training import Schedule
 
 
 @dataclass
-class N2VConfig:
+class N2VConfig(ConfigRecord):
     """Noise2Void settings.
 
     Defaults: U-Net with 32 initial feature maps, 3x3 kernels, batch norm, depth 2;
@@ -82,11 +83,3 @@ class N2VConfig:
             lr_schedule="plateau",
             mixed_precision=self.mixed_precision,
         )
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "N2VConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
+from ..io.config_record import ConfigRecord
 from ..nets import UNetSpec
 from ..training import Schedule
 
@@ -18,7 +19,7 @@ DENOISING_CHANNEL = 3
 
 
 @dataclass
-class SegmentationConfig:
+class SegmentationConfig(ConfigRecord):
     """Settings of one segmentation training run.
 
     Defaults follow VoidSeg (Prakash et al. 2020, Sec. 2): U-Net with 32 initial
@@ -122,11 +123,3 @@ class SegmentationConfig:
             lr_schedule="plateau",
             mixed_precision=self.mixed_precision,
         )
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "SegmentationConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})

@@ -12,9 +12,10 @@ RED-CNN (Chen et al. 2017): 96 filters of 5x5. What the paper leaves open is mar
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Literal
 
+from ...io.config_record import ConfigRecord
 from ...nets import UNetSpec
 from ...nets.redcnn import REDCNNSpec
 from ...training import Schedule
@@ -23,16 +24,8 @@ SCHEMES = ("n2c", "n2n", "n2v")
 NOISE_SOURCES = ("ensemble", "gaussian", "hist", "model+hist")
 
 
-def _from_dict(cls, values: dict):
-    known = {f.name for f in fields(cls)}
-    kwargs = {k: v for k, v in values.items() if k in known}
-    if "scale_range" in kwargs:
-        kwargs["scale_range"] = tuple(kwargs["scale_range"])
-    return cls(**kwargs)
-
-
 @dataclass
-class PatchTrainingConfig:
+class PatchTrainingConfig(ConfigRecord):
     """Patch training shared by the denoiser and the noise models.
 
     64x64 patches, rescale [0.5, 2] + flips, Adam 1e-4, plateau x0.5: the paper.
@@ -69,13 +62,6 @@ class PatchTrainingConfig:
             plateau_patience=self.plateau_patience,
             mixed_precision=False,
         )
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict):
-        return _from_dict(cls, values)
 
 
 @dataclass
@@ -119,7 +105,7 @@ class NoiseModelConfig(PatchTrainingConfig):
 
 
 @dataclass
-class AdaptationConfig:
+class AdaptationConfig(ConfigRecord):
     """Algorithm 1 of the paper: self-supervised update of f_theta on pseudo pairs of one LDCT scan.
 
     ``noise``: ``"ensemble"`` (the paper's method: each pixel from one of the m noise
@@ -155,10 +141,3 @@ class AdaptationConfig:
 
     def schedule(self) -> Schedule:
         return Schedule(epochs=1, steps_per_epoch=self.steps, learning_rate=self.learning_rate, lr_schedule="constant", mixed_precision=False)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "AdaptationConfig":
-        return _from_dict(cls, values)
