@@ -23,7 +23,6 @@ from qtpy.QtWidgets import (
     QLineEdit,
     QListWidget,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -31,19 +30,13 @@ from qtpy.QtWidgets import (
 from ..ct import CTLesionModel, CTPretrainConfig, finetune_ct, pretrain_ct
 from ..ct.volumes import write_labels_nifti
 from ..nets.backbones import BACKBONES
+from .controls import spin_box
 from .training_panel import TrainingPanel
 
 LIVE_LAYER = "CT lesions (live)"
 RESULT_LAYER = "CT lesions"
 PRETEXT_FOLDER = "pretext"
 SEGMENTATION_FOLDER = "segmentation"
-
-
-def _spin(value: int, low: int, high: int) -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(low, high)
-    box.setValue(value)
-    return box
 
 
 class CTPretrainWidget(QWidget):
@@ -84,15 +77,15 @@ class CTPretrainWidget(QWidget):
         self.vgg_edit = QLineEdit("")
         self.vgg_edit.setPlaceholderText("(torch cache: downloaded once)")
         form.addRow("VGG-19 weights file", self.vgg_edit)
-        self.size_spin = _spin(defaults.image_size, 16, 1024)
-        self.pretext_epochs_spin = _spin(defaults.pretext_epochs, 1, 10_000)
-        self.finetune_epochs_spin = _spin(defaults.finetune_epochs, 1, 10_000)
-        self.steps_spin = _spin(0, 0, 100_000)
+        self.size_spin = spin_box(defaults.image_size, 16, 1024)
+        self.pretext_epochs_spin = spin_box(defaults.pretext_epochs, 1, 10_000)
+        self.finetune_epochs_spin = spin_box(defaults.finetune_epochs, 1, 10_000)
+        self.steps_spin = spin_box(0, 0, 100_000)
         self.steps_spin.setToolTip("0: one pass over the training slices per epoch")
-        self.batch_spin = _spin(defaults.batch_size, 1, 1024)
-        self.depth_spin = _spin(0, 0, 6)
+        self.batch_spin = spin_box(defaults.batch_size, 1, 1024)
+        self.depth_spin = spin_box(0, 0, 6)
         self.depth_spin.setToolTip("0: the backbone's default")
-        self.filters_spin = _spin(0, 0, 1024)
+        self.filters_spin = spin_box(0, 0, 1024)
         self.filters_spin.setToolTip("0: the backbone's default")
         form.addRow("slice size", self.size_spin)
         form.addRow("pretext epochs", self.pretext_epochs_spin)

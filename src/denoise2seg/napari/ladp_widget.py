@@ -21,7 +21,6 @@ from qtpy.QtWidgets import (
     QFormLayout,
     QLineEdit,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -30,19 +29,13 @@ from ..lesion.cases import LesionCase, brain_from_image
 from ..lesion.config import FinetuneConfig, PretrainConfig
 from ..lesion.model import LesionEnsemble
 from ..lesion.train import train_ensemble
+from .controls import spin_box
 from .training_panel import TrainingPanel
 
 NONE = "(none)"
 MODES = {"LADP": "ladp", "DDP": "ddp", "none": "none"}
 LIVE_LAYER = "LADP segmentation (live)"
 RESULT_LAYER = "LADP lesions"
-
-
-def _spin(value: int, low: int, high: int) -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(low, high)
-    box.setValue(value)
-    return box
 
 
 class LADPWidget(QWidget):
@@ -73,20 +66,20 @@ class LADPWidget(QWidget):
         self.decoder_only_check = QCheckBox("decoder only (encoder frozen)")
         self.decoder_only_check.setChecked(pre.decoder_only)
         form.addRow(self.decoder_only_check)
-        self.ensemble_spin = _spin(8, 1, 64)
+        self.ensemble_spin = spin_box(8, 1, 64)
         form.addRow("ensemble size", self.ensemble_spin)
-        self.pretrain_epochs_spin = _spin(pre.epochs, 1, 10_000)
-        self.finetune_epochs_spin = _spin(fine.epochs, 1, 10_000)
-        self.steps_spin = _spin(0, 0, 100_000)
+        self.pretrain_epochs_spin = spin_box(pre.epochs, 1, 10_000)
+        self.finetune_epochs_spin = spin_box(fine.epochs, 1, 10_000)
+        self.steps_spin = spin_box(0, 0, 100_000)
         self.steps_spin.setToolTip("0: one pass over the training slices per epoch")
-        self.batch_spin = _spin(fine.batch_size, 1, 1024)
+        self.batch_spin = spin_box(fine.batch_size, 1, 1024)
         self.lr_spin = QDoubleSpinBox()
         self.lr_spin.setDecimals(6)
         self.lr_spin.setRange(1e-6, 1.0)
         self.lr_spin.setSingleStep(1e-4)
         self.lr_spin.setValue(fine.learning_rate)
-        self.filters_spin = _spin(fine.n_filters, 1, 512)
-        self.depth_spin = _spin(fine.depth, 1, 5)
+        self.filters_spin = spin_box(fine.n_filters, 1, 512)
+        self.depth_spin = spin_box(fine.depth, 1, 5)
         form.addRow("pretraining epochs", self.pretrain_epochs_spin)
         form.addRow("finetuning epochs", self.finetune_epochs_spin)
         form.addRow("steps per epoch", self.steps_spin)

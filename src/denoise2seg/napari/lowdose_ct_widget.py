@@ -21,7 +21,6 @@ from qtpy.QtWidgets import (
     QLineEdit,
     QListWidget,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -39,16 +38,10 @@ from ..ct.lowdose import (
     train_noise_model,
 )
 from ..ct.lowdose.config import NOISE_SOURCES, SCHEMES
+from .controls import spin_box
 from .training_panel import TrainingPanel
 
 NONE = "(none)"
-
-
-def _spin(value: int, low: int, high: int) -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(low, high)
-    box.setValue(value)
-    return box
 
 
 class LowDoseCTWidget(QWidget):
@@ -82,12 +75,12 @@ class LowDoseCTWidget(QWidget):
         self.scheme_combo = QComboBox()
         self.scheme_combo.addItems(SCHEMES)
         form.addRow("denoiser scheme", self.scheme_combo)
-        self.epochs_spin = _spin(defaults.epochs, 1, 10_000)
-        self.steps_spin = _spin(defaults.steps_per_epoch, 1, 100_000)
-        self.batch_spin = _spin(defaults.batch_size, 1, 1024)
-        self.patch_spin = _spin(defaults.patch_size, 21, 1024)
-        self.filters_spin = _spin(defaults.n_filters, 1, 512)
-        self.unet_filters_spin = _spin(NoiseModelConfig().n_filters, 1, 512)
+        self.epochs_spin = spin_box(defaults.epochs, 1, 10_000)
+        self.steps_spin = spin_box(defaults.steps_per_epoch, 1, 100_000)
+        self.batch_spin = spin_box(defaults.batch_size, 1, 1024)
+        self.patch_spin = spin_box(defaults.patch_size, 21, 1024)
+        self.filters_spin = spin_box(defaults.n_filters, 1, 512)
+        self.unet_filters_spin = spin_box(NoiseModelConfig().n_filters, 1, 512)
         form.addRow("epochs", self.epochs_spin)
         form.addRow("steps per epoch", self.steps_spin)
         form.addRow("batch size", self.batch_spin)
@@ -106,10 +99,10 @@ class LowDoseCTWidget(QWidget):
         self.noise_combo = QComboBox()
         self.noise_combo.addItems([n for n in NOISE_SOURCES if n != "model+hist"])
         adapt_form.addRow("pseudo-noise", self.noise_combo)
-        self.adapt_steps_spin = _spin(adaptation.steps, 1, 100_000)
-        self.period_spin = _spin(adaptation.update_period, 0, 100_000)
+        self.adapt_steps_spin = spin_box(adaptation.steps, 1, 100_000)
+        self.period_spin = spin_box(adaptation.update_period, 0, 100_000)
         self.period_spin.setToolTip("C: copy theta <- theta* every C steps; 0 never (ablation)")
-        self.adapt_batch_spin = _spin(adaptation.batch_size, 1, 1024)
+        self.adapt_batch_spin = spin_box(adaptation.batch_size, 1, 1024)
         adapt_form.addRow("update steps", self.adapt_steps_spin)
         adapt_form.addRow("update period C", self.period_spin)
         adapt_form.addRow("batch size", self.adapt_batch_spin)
