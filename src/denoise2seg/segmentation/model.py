@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..data.normalization import PercentileNormalizer
-from ..io.model_folder import ModelFolderError, load_into, read_model_config, save_model_folder
+from ..io.model_folder import ModelFolderError, load_into, read_model_config
 from ..n2v import N2VModel
 from ..prediction import predict_tiled
 from ..training import choose_device
@@ -25,16 +25,6 @@ N2V_SUBFOLDER = "n2v"
 DEFAULT_THRESHOLDS = {"unet": {"prob_thresh": 0.5}, "stardist": {"prob_thresh": 0.5, "nms_thresh": 0.4}}
 
 
-def n2v_record(n2v: N2VModel) -> dict:
-    """The config.json record of an N2V model (as written by N2V training)."""
-    return {
-        "kind": "n2v",
-        "network": n2v.net.spec.to_dict(),
-        "config": n2v.config.to_dict(),
-        "normalization": n2v.normalizer.to_dict(),
-    }
-
-
 def store_n2v(n2v: N2VModel, source: str | Path | None, folder: Path) -> None:
     """Put the N2V model into ``folder/n2v``: a copy of its model folder, or written from memory."""
     target = folder / N2V_SUBFOLDER
@@ -45,7 +35,7 @@ def store_n2v(n2v: N2VModel, source: str | Path | None, folder: Path) -> None:
     if source is not None:
         shutil.copytree(source, target)
     else:
-        save_model_folder(target, n2v_record(n2v), n2v.net.state_dict(), which="best")
+        n2v.save(target)
 
 
 class SegmentationModel:
