@@ -34,3 +34,12 @@ def test_simulate_train_adapt(tmp_path, capsys):
     adapted = LowDoseDenoiser.load(tmp_path / "adapted", "cpu")
     np.testing.assert_allclose(adapted.predict(low_dose), denoised, atol=1e-2)
     assert "PSNR" in capsys.readouterr().out
+
+
+def test_pseudo_ct_is_also_a_ct_command(tmp_path):
+    from denoise2seg.cli.main import main
+
+    out = tmp_path / "data"
+    assert main(["ct", "pseudo-ct", "simulate", str(out), "--scans", "neck", "--slices", "1", "--views", "30", "--size", "64"]) == 0
+    low, normal = tifffile.imread(out / "neck-0" / "low_dose.tif"), tifffile.imread(out / "neck-0" / "normal_dose.tif")
+    assert low.shape == normal.shape and np.abs(low - normal).mean() > 0

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..ct import CTLesionModel, CTPretrainConfig, finetune_ct, pretrain_ct, read_volume, write_labels_nifti, write_labels_tiff, write_volume_nifti
 from ..nets.backbones import BACKBONES
+from . import pseudo_ct
 from .progress import consume_with_progress
 
 _DEFAULTS = CTPretrainConfig()
@@ -195,3 +196,7 @@ def register(subparsers) -> None:
         "(pip install pydicom-data), lesions in the body (default %(default)s)",
     )
     synthetic.set_defaults(func=_synthetic)
+
+    # Low-dose denoising is CT work too: `denoise2seg ct pseudo-ct ...` is the same group as
+    # `denoise2seg pseudo-ct ...`.
+    pseudo_ct.register(commands)
