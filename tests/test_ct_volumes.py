@@ -113,8 +113,12 @@ def test_bad_inputs_are_refused(tmp_path):
     with pytest.raises(FileNotFoundError):
         read_volume(tmp_path / "missing.nii")
     (tmp_path / "junk.dcm").write_bytes(b"nothing")
-    with pytest.raises(ValueError, match="no DICOM"):
+    with pytest.raises(ValueError, match="neither NIfTI .* nor DICOM"):
         read_volume(tmp_path / "junk.dcm")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.txt").write_text("not an image")
+    with pytest.raises(ValueError, match="no DICOM"):
+        read_volume(tmp_path / "notes")
     with pytest.raises(ValueError, match="spacing"):
         CTVolume(np.zeros((2, 3, 3)), spacing=(0, 1, 1))
 

@@ -61,6 +61,16 @@ def read_volume(path: str | Path) -> CTVolume:
     name = path.name.lower()
     if name.endswith(".nii") or name.endswith(".nii.gz"):
         return read_nifti(path)
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        pydicom.dcmread(str(path), stop_before_pixels=True)
+    except (InvalidDicomError, OSError) as err:
+        raise ValueError(
+            f"{path} is neither NIfTI (.nii, .nii.gz) nor DICOM; give a NIfTI file, a DICOM file "
+            "or a folder holding one DICOM series"
+        ) from err
     return read_dicom_series([path])
 
 
