@@ -77,3 +77,22 @@ def test_denoise_with_an_n2v_folder_and_refuse_a_foreign_folder(make_napari_view
     widget.apply_button.click()
     assert any("no config.json" in m for m in error_messages())
     assert widget.worker is None and [layer.name for layer in viewer.layers] == ["image", "image denoised"]
+
+
+def test_stop_ends_a_long_prediction_without_a_partial_layer(make_napari_viewer, qtbot, nuclei_crop, tiny_n2v_folder):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.stack([nuclei_crop[0]] * 200), name="long stack")
+    widget = PredictWidget(viewer)
+    qtbot.addWidget(widget)
+    widget.set_model_folder(tiny_n2v_folder)
+    widget.image_list.select("long stack")
+    widget.device_combo.setCurrentText("cpu")
+    widget.apply_button.click()
+    assert widget.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: widget.progress.value() >= 1, timeout=30_000)
+    widget.stop_button.click()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=30_000)
+
+    assert 1 <= widget.progress.value() < 200
+    assert [layer.name for layer in viewer.layers] == ["long stack"]
+    assert widget.apply_button.isEnabled() and not widget.stop_button.isEnabled()

@@ -53,7 +53,8 @@ class PredictWidget(QWidget):
     layers. Frames are predicted one by one in a worker thread (the progress bar counts
     them), by tiles of "Tile size" pixels when it is not 0, so that large images fit in
     memory. "Export masks..." writes each result Labels layer as a TIFF label image: one
-    file for a single result, or one file per layer into a folder.
+    file for a single result, or one file per layer into a folder. "Stop" ends a running
+    prediction after the current frame and adds no partial result.
     """
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
@@ -73,6 +74,9 @@ class PredictWidget(QWidget):
         self.device_combo = device_combo()
         self.apply_button = QPushButton("Apply")
         self.apply_button.clicked.connect(self.apply)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setEnabled(False)
+        self.stop_button.clicked.connect(self.stop)
         self.export_button = QPushButton("Export masks...")
         self.export_button.clicked.connect(self._on_export)
         self.progress = QProgressBar()
@@ -90,7 +94,10 @@ class PredictWidget(QWidget):
         form.addRow("Device", self.device_combo)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(self.apply_button)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.apply_button)
+        buttons.addWidget(self.stop_button)
+        layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.export_button)
         layout.addStretch()
@@ -140,6 +147,7 @@ class PredictWidget(QWidget):
         self.progress.setRange(0, total)
         self.progress.setValue(0)
         self.apply_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
 
         def on_frame(result) -> None:
             i, t, predicted = result
@@ -151,8 +159,10 @@ class PredictWidget(QWidget):
 
         def on_done() -> None:
             self.apply_button.setEnabled(True)
+            self.stop_button.setEnabled(False)
             self.worker = None
             if self.progress.value() < total:
+                show_info(f"Prediction stopped after {self.progress.value()} of {total} frames; no layer was added")
                 return
             layer_type = "labels" if kind == SEGMENTATION_KIND else "image"
             for name, output, layer in zip(names, outputs, layers):
@@ -164,6 +174,11 @@ class PredictWidget(QWidget):
         self.worker.errored.connect(lambda err: show_error(f"Prediction failed: {err}"))
         self.worker.finished.connect(on_done)
         self.worker.start()
+
+    def stop(self) -> None:
+        """Stop the running prediction after the current frame (Stop button); no result layer is added."""
+        if self.worker is not None:
+            self.worker.quit()
 
     def export_masks(self, destination: str | Path) -> list[Path]:
         """Write the result Labels layers as TIFF: to ``destination`` (a ``.tif`` path) for one result, else into the folder ``destination``."""
