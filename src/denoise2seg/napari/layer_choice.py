@@ -117,7 +117,8 @@ def show_result(viewer: napari.Viewer, name: str, data: np.ndarray, layer_type: 
     """Put ``data`` into the layer called ``name`` (replaced when its shape changes), or add it; return the layer."""
     if name in viewer.layers:
         layer = viewer.layers[name]
-        if layer.data.shape == data.shape and layer._type_string == layer_type:
+        wanted = napari.layers.Labels if layer_type == "labels" else napari.layers.Image
+        if layer.data.shape == data.shape and type(layer) is wanted:
             layer.data = data
             if layer_type == "image":
                 # Early previews span another range than later ones, so rescale the display each time.
