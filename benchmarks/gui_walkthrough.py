@@ -46,6 +46,15 @@ def painted_labels(mask: np.ndarray, square: int) -> np.ndarray:
     return relabel_sequential(painted)[0]
 
 
+def set_schedule(widget, epochs: int, steps: int, batch: int, filters: int, device: str) -> None:
+    """Type the schedule, network width and device into a training widget's controls."""
+    widget.epochs_spin.setValue(epochs)
+    widget.steps_spin.setValue(steps)
+    widget.batch_spin.setValue(batch)
+    widget.filters_spin.setValue(filters)
+    widget.device_combo.setCurrentText(device)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", help="auto, cuda or cpu")
@@ -81,11 +90,7 @@ def main(argv=None) -> None:
     true_mask = np.asarray(viewer.layers[SAMPLE_MASK].data)
     _, n2v = viewer.window.add_plugin_dock_widget(PLUGIN, "Train denoiser (N2V)")
     n2v.image_list.select(SAMPLE_NOISY)
-    n2v.epochs_spin.setValue(args.n2v_epochs)
-    n2v.steps_spin.setValue(args.n2v_steps)
-    n2v.batch_spin.setValue(args.n2v_batch)
-    n2v.filters_spin.setValue(args.filters)
-    n2v.device_combo.setCurrentText(args.device)
+    set_schedule(n2v, args.n2v_epochs, args.n2v_steps, args.n2v_batch, args.filters, args.device)
     shot("01_sample_and_n2v_widget.png")
 
     started = time.perf_counter()
@@ -107,11 +112,7 @@ def main(argv=None) -> None:
     seg.labels_combo.setCurrentText("my labels")
     seg.method_combo.setCurrentText("StarDist")
     seg.scheme_combo.setCurrentText("sequential")
-    seg.epochs_spin.setValue(args.seg_epochs)
-    seg.steps_spin.setValue(args.seg_steps)
-    seg.batch_spin.setValue(args.seg_batch)
-    seg.filters_spin.setValue(args.filters)
-    seg.device_combo.setCurrentText(args.device)
+    set_schedule(seg, args.seg_epochs, args.seg_steps, args.seg_batch, args.filters, args.device)
     shot("03_painted_labels.png")
 
     started = time.perf_counter()
