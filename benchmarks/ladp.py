@@ -1,4 +1,4 @@
-"""LADP on synthetic-lesion MRI: Dice (overall, per lesion-size bin), MASD, NSD per pretraining variant.
+r"""LADP on synthetic-lesion MRI: Dice (overall, per lesion-size bin), MASD, NSD per pretraining variant.
 
 Variants: no pretraining; DDP and LADP self-pretraining, each of the whole network or of
 the decoder only (encoder frozen). Every variant is trained ``--reps`` times (seeds 0,

@@ -1,4 +1,4 @@
-"""VoidSeg protocol (Prakash et al. 2020, Sec. 3): AP/SEG of every scheme x method against the number of labels.
+r"""VoidSeg protocol (Prakash et al. 2020, Sec. 3): AP/SEG of every scheme x method against the number of labels.
 
 On a data set of 128x128 patches with Gaussian noise of ``--sigma``: a fixed test set, a
 fixed small validation set (threshold choice), and a training pool from which nested
