@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 	# The CPU build of torch first, so that the package's torch requirement is already met.
+	# torchvision comes from PyPI, where it is built against CUDA torch: beside the CPU torch it
+	# does not import, and the U-Net++/PSPNet tests (segmentation-models-pytorch) skip.
 	$(BIN)/python -m pip install torch==2.13.0 torchvision==0.28.0
 	$(BIN)/python -m pip install -e ".[test]"
 	touch $(STAMP)
