@@ -96,3 +96,6 @@ def test_stop_ends_a_long_prediction_without_a_partial_layer(make_napari_viewer,
     assert 1 <= widget.progress.value() < 200
     assert [layer.name for layer in viewer.layers] == ["long stack"]
     assert widget.apply_button.isEnabled() and not widget.stop_button.isEnabled()
+    from napari.utils.notifications import notification_manager
+
+    assert any("stopped after" in str(n.message) for n in notification_manager.records[-3:])

@@ -148,6 +148,7 @@ class PredictWidget(QWidget):
         self.progress.setValue(0)
         self.apply_button.setEnabled(False)
         self.stop_button.setEnabled(True)
+        stopped = []
 
         def on_frame(result) -> None:
             i, t, predicted = result
@@ -162,7 +163,8 @@ class PredictWidget(QWidget):
             self.stop_button.setEnabled(False)
             self.worker = None
             if self.progress.value() < total:
-                show_info(f"Prediction stopped after {self.progress.value()} of {total} frames; no layer was added")
+                if stopped:
+                    show_info(f"Prediction stopped after {self.progress.value()} of {total} frames; no layer was added")
                 return
             layer_type = "labels" if kind == SEGMENTATION_KIND else "image"
             for name, output, layer in zip(names, outputs, layers):
@@ -173,10 +175,15 @@ class PredictWidget(QWidget):
         self.worker.yielded.connect(on_frame)
         self.worker.errored.connect(lambda err: show_error(f"Prediction failed: {err}"))
         self.worker.finished.connect(on_done)
+        self.worker.aborted.connect(lambda: stopped.append(True))
         self.worker.start()
 
     def stop(self) -> None:
-        """Stop the running prediction after the current frame (Stop button); no result layer is added."""
+        """Stop the running prediction after the current frame (Stop button); no result layer is added.
+
+        The worker's ``aborted`` signal marks the run as stopped, so a failed run reports
+        only its error, not a stop.
+        """
         if self.worker is not None:
             self.worker.quit()
 
