@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from denoise2seg.ct import CTLesionModel, CTPretrainConfig, VGGWeightsUnavailable, dice_summary, finetune_ct, pretrain_ct
+from denoise2seg.ct import CTLesionModel, CTPretrainConfig, VGGWeightsUnavailable, finetune_ct, pretrain_ct
+from denoise2seg.metrics import dice_summary
 from denoise2seg.ct.samples import chest_ct_slice
 from denoise2seg.ct.synthetic_lesions import synthetic_lesion_cases
 from denoise2seg.ct.vgg import load_vgg19_features, vgg19_layers
@@ -131,7 +132,7 @@ def main(argv=None) -> int:
                 for _ in events:
                     pass
                 model = CTLesionModel.load(folder, device=args.device, which="last")
-                mean, _, per_volume = dice_summary([model.predict(v) for v, _ in test], [m for _, m in test])
+                mean, _, per_volume = dice_summary([m for _, m in test], [model.predict(v) for v, _ in test])
                 scores[method][n_labelled] += per_volume
                 run_means[method][n_labelled].append(mean)
                 print(f"rep {rep} n={n_labelled} {method}: Dice {100 * mean:.2f} ({time.time() - started:.0f} s)", flush=True)

@@ -32,7 +32,7 @@ from denoise2seg.lesion.config import FinetuneConfig, PretrainConfig
 from denoise2seg.lesion.model import LesionEnsemble
 from denoise2seg.lesion.synthetic import synthetic_lesion_cases
 from denoise2seg.lesion.train import train_ensemble
-from denoise2seg.metrics_lesion import DEFAULT_NSD_TOLERANCE_MM, SIZE_BINS, score_case, summarize
+from denoise2seg.metrics.lesion import DEFAULT_NSD_TOLERANCE_MM, SIZE_BINS, score_case, summarize
 from denoise2seg.training import choose_device
 
 VARIANTS = (
@@ -65,7 +65,7 @@ def run_variant(mode: str, decoder_only: bool, rep: int, data: dict, args, devic
             pass
         ensemble = LesionEnsemble.load(folder, device)
         scores = [
-            score_case(ensemble.predict(case.image, case.brain), case.labels, case.brain, case.spacing, case.name, args.tolerance)
+            score_case(case.labels, ensemble.predict(case.image, case.brain), case.brain, spacing=case.spacing, name=case.name, tolerance=args.tolerance)
             for case in data["test"]
         ]
     return summarize(scores)

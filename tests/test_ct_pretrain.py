@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from denoise2seg.ct import CTLesionModel, CTPretrainConfig, VGGWeightsUnavailable, finetune_ct, pretrain_ct, volume_dice
-from denoise2seg.ct.losses import PerceptualLoss, soft_dice_loss, total_variation
-from denoise2seg.ct.metrics import dice_summary
+from denoise2seg.ct import CTLesionModel, CTPretrainConfig, VGGWeightsUnavailable, finetune_ct, pretrain_ct
+from denoise2seg.ct.losses import PerceptualLoss, total_variation
+from denoise2seg.metrics import dice_score, dice_summary
+from denoise2seg.training.losses import soft_dice_loss
 from denoise2seg.ct.pretext import add_gaussian_noise, cut_random_hole
 from denoise2seg.ct.vgg import IMAGENET_STD, default_weights_path, load_vgg19_features, vgg19_layers
 from denoise2seg.io.model_folder import read_model_config
@@ -110,8 +111,8 @@ def test_volume_dice():
     b = a.copy()
     a[0, :2, :2] = 1
     b[0, :2, :] = 1
-    assert volume_dice(a, b) == pytest.approx(2 * 4 / (4 + 8))
-    assert volume_dice(np.zeros((2, 2)), np.zeros((2, 2))) == 1.0
+    assert dice_score(a, b) == pytest.approx(2 * 4 / (4 + 8))
+    assert dice_score(np.zeros((2, 2)), np.zeros((2, 2))) == 1.0
     mean, sd, scores = dice_summary([a, a], [a, b])
     assert scores == pytest.approx([1.0, 2 / 3]) and mean == pytest.approx(5 / 6) and sd == pytest.approx(1 / 6)
 
@@ -141,7 +142,7 @@ def test_finetune_from_pretext_learns_lesions_and_predicts_volumes(tmp_path):
     assert read_model_config(tmp_path / "seg")["pretrained_from"] == str(tmp_path / "pretext")
     prediction = model.predict(volumes[3])
     assert prediction.shape == volumes[3].shape
-    assert volume_dice(prediction, labels[3]) > 0.6
+    assert dice_score(labels[3], prediction) > 0.6
 
 
 def test_finetune_uses_only_annotated_slices(tmp_path):

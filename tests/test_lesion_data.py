@@ -6,7 +6,7 @@ import pytest
 from denoise2seg.lesion.cases import BACKGROUND_VALUE, LesionCase, normalize_case
 from denoise2seg.lesion.slices import SliceSet, split_slices
 from denoise2seg.lesion.synthetic import synthetic_lesion_case
-from denoise2seg.metrics_lesion import lesion_size_bin
+from denoise2seg.metrics.lesion import lesion_size_bin
 
 
 def test_synthetic_lesion_cases_cover_the_size_bins():

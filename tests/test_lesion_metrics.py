@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from denoise2seg.metrics_lesion import (
+from denoise2seg.metrics import dice_score
+from denoise2seg.metrics.lesion import (
     CaseScores,
-    dice_score,
     lesion_size_bin,
     mean_average_surface_distance,
     normalized_surface_dice,
@@ -21,14 +21,14 @@ def square_and_centre():
     truth[2:5, 2:5] = True
     pred = np.zeros((7, 7), bool)
     pred[3, 3] = True
-    return pred, truth
+    return truth, pred
 
 
 def test_masd_of_a_centre_pixel_inside_a_square():
-    pred, truth = square_and_centre()
+    truth, pred = square_and_centre()
     # Centre -> border: 1. Border -> centre: 4 edge pixels at 1, 4 corners at sqrt(2).
     expected = (1.0 + (4 * 1.0 + 4 * math.sqrt(2)) / 8) / 2
-    assert mean_average_surface_distance(pred, truth) == pytest.approx(expected, abs=1e-6)
+    assert mean_average_surface_distance(truth, pred) == pytest.approx(expected, abs=1e-6)
     assert mean_average_surface_distance(truth, pred) == pytest.approx(expected, abs=1e-6)
 
 
@@ -42,34 +42,34 @@ def test_masd_of_two_points_uses_the_spacing():
 
 
 def test_nsd_counts_boundary_points_within_the_tolerance():
-    pred, truth = square_and_centre()
+    truth, pred = square_and_centre()
     # Tolerance 1: the centre point and the 4 edge pixels count, the 4 corners (sqrt 2) do not.
-    assert normalized_surface_dice(pred, truth, tolerance=1.0) == pytest.approx(5 / 9, abs=1e-6)
-    assert normalized_surface_dice(pred, truth, tolerance=1.5) == pytest.approx(1.0)
+    assert normalized_surface_dice(truth, pred, tolerance=1.0) == pytest.approx(5 / 9, abs=1e-6)
+    assert normalized_surface_dice(truth, pred, tolerance=1.5) == pytest.approx(1.0)
     # 2 mm voxels: the same points at twice the distance.
-    assert normalized_surface_dice(pred, truth, tolerance=2.0, spacing=2.0) == pytest.approx(5 / 9, abs=1e-6)
-    assert normalized_surface_dice(pred, truth, tolerance=1.0, spacing=2.0) == pytest.approx(0.0)
+    assert normalized_surface_dice(truth, pred, tolerance=2.0, spacing=2.0) == pytest.approx(5 / 9, abs=1e-6)
+    assert normalized_surface_dice(truth, pred, tolerance=1.0, spacing=2.0) == pytest.approx(0.0)
 
 
 def test_empty_masks():
     empty = np.zeros((5, 5), bool)
     full = np.zeros((5, 5), bool)
     full[1:3, 1:3] = True
-    assert dice_score(empty, empty) == 1.0 and dice_score(empty, full) == 0.0
+    assert dice_score(empty, empty) == 1.0 and dice_score(full, empty) == 0.0
     assert mean_average_surface_distance(empty, empty) == 0.0
-    assert math.isnan(mean_average_surface_distance(empty, full))
-    assert normalized_surface_dice(empty, full) == 0.0 and normalized_surface_dice(empty, empty) == 1.0
+    assert math.isnan(mean_average_surface_distance(full, empty))
+    assert normalized_surface_dice(full, empty) == 0.0 and normalized_surface_dice(empty, empty) == 1.0
 
 
 def test_dice_and_size_bins():
-    pred, truth = square_and_centre()
-    assert dice_score(pred, truth) == pytest.approx(2 / 10)
+    truth, pred = square_and_centre()
+    assert dice_score(truth, pred) == pytest.approx(2 / 10)
     assert [lesion_size_bin(f) for f in (0.005, 0.01, 0.05, 0.2)] == ["<1%", "1-5%", "1-5%", ">5%"]
     brain = np.ones((7, 7), bool)
-    scores = score_case(pred, truth, brain, name="c")
+    scores = score_case(truth, pred, brain, name="c")
     assert scores.lesion_fraction == pytest.approx(9 / 49) and scores.size_bin == ">5%"
     with pytest.raises(ValueError):
-        dice_score(pred, truth[:3])
+        dice_score(truth[:3], pred)
 
 
 def test_summary_averages_per_bin():

@@ -19,7 +19,7 @@ from ..lesion.config import FinetuneConfig, PretrainConfig
 from ..lesion.model import LesionEnsemble
 from ..lesion.synthetic import synthetic_lesion_cases
 from ..lesion.train import pretrain, train_ensemble
-from ..metrics_lesion import DEFAULT_NSD_TOLERANCE_MM, SIZE_BINS, score_case, summarize
+from ..metrics.lesion import DEFAULT_NSD_TOLERANCE_MM, SIZE_BINS, score_case, summarize
 from .progress import consume_with_progress
 
 _PRE = PretrainConfig()
@@ -142,7 +142,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if not cases:
         raise ValueError("give a CASES.csv file or --synthetic N")
     scores = [
-        score_case(model.predict(c.image, c.brain), c.labels, c.brain, c.spacing, c.name, args.tolerance) for c in cases
+        score_case(c.labels, model.predict(c.image, c.brain), c.brain, spacing=c.spacing, name=c.name, tolerance=args.tolerance) for c in cases
     ]
     print("| case | lesion % of brain | bin | Dice | MASD (mm) | NSD |")
     print("|---|---|---|---|---|---|")

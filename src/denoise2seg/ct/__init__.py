@@ -2,7 +2,6 @@
 for lesion segmentation (Gao et al. 2021) and, in ``ct.lowdose``, low-dose CT denoising."""
 
 from .config import CTPretrainConfig
-from .metrics import dice_summary, volume_dice
 from .model import CTLesionModel
 from .slices import to_network_slices, to_volume_slices
 from .train import finetune_ct, pretrain_ct
@@ -18,7 +17,6 @@ __all__ = [
     "VGGWeightsUnavailable",
     "Window",
     "apply_window",
-    "dice_summary",
     "finetune_ct",
     "get_window",
     "load_vgg19_features",
@@ -28,7 +26,6 @@ __all__ = [
     "read_volume",
     "to_network_slices",
     "to_volume_slices",
-    "volume_dice",
     "write_labels_nifti",
     "write_labels_tiff",
     "write_volume_nifti",

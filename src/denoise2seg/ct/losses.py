@@ -1,4 +1,4 @@
-"""Losses of CT denoise-pretraining (Gao et al. 2021): perceptual + total variation, and Dice.
+"""Pretext losses of CT denoise-pretraining (Gao et al. 2021): perceptual + total variation.
 
 Images are windowed CT slices in [0, 1], shaped ``(N, 1, H, W)``.
 """
@@ -46,14 +46,3 @@ def total_variation(image: torch.Tensor) -> torch.Tensor:
     vertical = (image[..., 1:, :] - image[..., :-1, :]).pow(2).sum(dim=(-2, -1))
     return ((horizontal + vertical) / (image.shape[-1] * image.shape[-2])).mean()
 
-
-def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
-    """``1 - (2 sum(Y P) + eps) / (sum(Y) + sum(P) + eps)`` with ``P = sigmoid(logits)`` (Algorithm 1).
-
-    Sums run over the whole batch, so a batch of lesion-free slices still gives a
-    well-defined loss that pushes predictions towards zero.
-    """
-    probability = torch.sigmoid(logits.float())
-    target = target.float()
-    intersection = (probability * target).sum()
-    return 1 - (2 * intersection + eps) / (probability.sum() + target.sum() + eps)

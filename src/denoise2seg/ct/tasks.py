@@ -14,7 +14,7 @@ import torch
 from ..nets.backbones import Backbone
 from ..training import TrainingTask
 from .config import CTPretrainConfig
-from .losses import soft_dice_loss
+from ..training.losses import soft_dice_loss
 from .pretext import add_gaussian_noise, cut_random_hole
 
 

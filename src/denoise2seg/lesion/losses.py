@@ -6,23 +6,13 @@ import torch
 from torch.nn import functional as F
 from monai.losses import FocalLoss
 
+from ..training.losses import soft_dice_loss
 from .config import FinetuneConfig
 
 
 def noise_prediction_loss(predicted: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     """L2 loss between the predicted and the true noise ``W`` (LADP Eq. 6), mean over pixels."""
     return F.mse_loss(predicted.float(), noise)
-
-
-def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
-    """``1 - soft Dice`` of ``sigmoid(logits)`` and ``target`` over the whole batch.
-
-    Pooling the batch keeps lesion-free slices (frequent in brain MRI) from making the
-    per-slice Dice undefined; ``eps`` smooths it.
-    """
-    prob = torch.sigmoid(logits.float())
-    intersection = (prob * target).sum()
-    return 1.0 - (2.0 * intersection + eps) / (prob.sum() + target.sum() + eps)
 
 
 def segmentation_loss(logits: torch.Tensor, target: torch.Tensor, config: FinetuneConfig) -> torch.Tensor:

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from monai.metrics import compute_average_surface_distance, compute_surface_dice
 
+from .overlap import dice_score
+
 # Lesion volume as a share of brain volume: the paper's bins (< 1 %, 1-5 %, > 5 %).
 SIZE_BINS = ("<1%", "1-5%", ">5%")
 # NSD tolerance (mm). The paper does not state one; 2 mm is one voxel of the
@@ -41,26 +43,19 @@ def _spacing(spacing, ndim: int) -> list[float]:
     return values
 
 
-def _check_pair(pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    pred, truth = np.asarray(pred) > 0, np.asarray(truth) > 0
-    if pred.shape != truth.shape:
-        raise ValueError(f"prediction shape {pred.shape} differs from ground truth shape {truth.shape}")
-    return pred, truth
+def _check_pair(mask_true: np.ndarray, mask_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mask_true, mask_test = np.asarray(mask_true) > 0, np.asarray(mask_test) > 0
+    if mask_true.shape != mask_test.shape:
+        raise ValueError(f"ground truth shape {mask_true.shape} differs from prediction shape {mask_test.shape}")
+    return mask_true, mask_test
 
 
-def dice_score(pred: np.ndarray, truth: np.ndarray) -> float:
-    """Dice overlap ``2 |P & T| / (|P| + |T|)`` of two binary masks; 1 when both are empty."""
-    pred, truth = _check_pair(pred, truth)
-    total = pred.sum() + truth.sum()
-    return 1.0 if total == 0 else float(2.0 * (pred & truth).sum() / total)
-
-
-def mean_average_surface_distance(pred: np.ndarray, truth: np.ndarray, spacing=1.0) -> float:
-    """MASD: the mean of the two directed average surface distances (P to T and T to P), in units of ``spacing``.
+def mean_average_surface_distance(mask_true: np.ndarray, mask_test: np.ndarray, *, spacing=1.0) -> float:
+    """MASD: the mean of the two directed average surface distances (test to true and back), in units of ``spacing``.
 
     0 when both masks are empty; ``nan`` when only one is (no surface to measure to).
     """
-    pred, truth = _check_pair(pred, truth)
+    truth, pred = _check_pair(mask_true, mask_test)
     if not pred.any() and not truth.any():
         return 0.0
     if not pred.any() or not truth.any():
@@ -73,13 +68,15 @@ def mean_average_surface_distance(pred: np.ndarray, truth: np.ndarray, spacing=1
     return float((to_truth + to_pred).item() / 2.0)
 
 
-def normalized_surface_dice(pred: np.ndarray, truth: np.ndarray, tolerance: float = DEFAULT_NSD_TOLERANCE_MM, spacing=1.0) -> float:
+def normalized_surface_dice(
+    mask_true: np.ndarray, mask_test: np.ndarray, *, tolerance: float = DEFAULT_NSD_TOLERANCE_MM, spacing=1.0
+) -> float:
     """NSD (Nikolov et al. 2021): share of both boundaries lying within ``tolerance`` of the other.
 
     ``tolerance`` is in the units of ``spacing`` (mm). 1 when both masks are empty, 0 when
     only one is.
     """
-    pred, truth = _check_pair(pred, truth)
+    truth, pred = _check_pair(mask_true, mask_test)
     if not pred.any() and not truth.any():
         return 1.0
     if not pred.any() or not truth.any():
@@ -116,15 +113,16 @@ class CaseScores:
 
 
 def score_case(
-    pred: np.ndarray,
-    truth: np.ndarray,
+    mask_true: np.ndarray,
+    mask_test: np.ndarray,
     brain: np.ndarray,
+    *,
     spacing=1.0,
     name: str = "case",
     tolerance: float = DEFAULT_NSD_TOLERANCE_MM,
 ) -> CaseScores:
     """Dice, MASD and NSD of one volume, with its lesion-size bin (lesion voxels / brain voxels)."""
-    pred, truth = _check_pair(pred, truth)
+    truth, pred = _check_pair(mask_true, mask_test)
     brain = np.asarray(brain, dtype=bool)
     if brain.shape != truth.shape or not brain.any():
         raise ValueError(f"brain mask must be non-empty with shape {truth.shape}, got {brain.shape}")
@@ -133,9 +131,9 @@ def score_case(
         name,
         fraction,
         lesion_size_bin(fraction),
-        dice_score(pred, truth),
-        mean_average_surface_distance(pred, truth, spacing),
-        normalized_surface_dice(pred, truth, tolerance, spacing),
+        dice_score(truth, pred),
+        mean_average_surface_distance(truth, pred, spacing=spacing),
+        normalized_surface_dice(truth, pred, tolerance=tolerance, spacing=spacing),
     )
 
 
