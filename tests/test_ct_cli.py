@@ -31,3 +31,16 @@ def test_ct_cli_workflow(tmp_path, capsys, monkeypatch):
     assert predicted.shape == source.shape
     assert predicted.spacing == source.spacing
     assert set(np.unique(predicted.hu)) <= {0.0, 1.0}
+
+
+def test_ct_train_runs_pretext_and_finetuning_in_one_command(tmp_path, capsys):
+    data = tmp_path / "data"
+    assert main(["ct", "synthetic-lesion", "--out", str(data), "--cases", "2", "--slices", "2"]) == 0
+    images = sorted(str(p) for p in data.glob("*_synthetic-lesion.nii.gz"))
+    labels = sorted(str(p) for p in data.glob("*_labels.nii.gz"))
+    argv = ["ct", "train", "--unlabelled", images[1], "--images", images[0], "--labels", labels[0], "--out", str(tmp_path / "m")]
+    argv += ["--pretext-loss", "mse", "--pretext-epochs", "1", "--finetune-epochs", "2", *TINY]
+    assert main(argv) == 0
+    assert "segmentation" in capsys.readouterr().out
+    assert main(["ct", "predict", str(tmp_path / "m" / "segmentation"), images[1], "--out", str(tmp_path / "pred"), "--device", "cpu"]) == 0
+    assert read_volume(next((tmp_path / "pred").glob("*_lesions.nii.gz"))).shape == read_volume(images[1]).shape

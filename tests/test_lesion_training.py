@@ -95,7 +95,7 @@ def test_ensemble_trains_writes_its_folder_and_segments(tmp_path):
     )
     steps = [e.step for e in events if e.kind == "step"]
     assert steps == list(range(1, 2 * (4 + 80) + 1))
-    assert {e.phase for e in events if e.kind == "step"} == {"pretrain", "finetune"}
+    assert {e.stage for e in events if e.kind == "step"} == {"pretrain", "finetune"}
     assert events[-1].kind == "done"
     previews = [e.preview for e in events if e.kind == "preview"]
     assert len(previews) == 8 and previews[-1].shape == cases[2].labels.shape

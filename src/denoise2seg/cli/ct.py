@@ -9,7 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..ct import CTLesionModel, CTPretrainConfig, finetune_ct, pretrain_ct, read_volume, write_labels_nifti, write_labels_tiff, write_volume_nifti
+from ..ct import CTLesionModel, CTPretrainConfig, finetune_ct, pretrain_ct, read_volume, train_ct, write_labels_nifti, write_labels_tiff, write_volume_nifti
+from ..ct.workflow import SEGMENTATION_FOLDER
 from ..nets.backbones import BACKBONES
 from . import pseudo_ct
 from .progress import consume_with_progress
@@ -17,10 +18,12 @@ from .progress import consume_with_progress
 _DEFAULTS = CTPretrainConfig()
 
 
-def _add_common(parser: argparse.ArgumentParser, epochs: int, lr: float) -> None:
+def _add_common(parser: argparse.ArgumentParser, epochs: int | None, lr: float | None) -> None:
+    """Options of every training command; ``epochs``/``lr`` None: the command sets them per phase."""
     parser.add_argument("--out", type=Path, required=True, metavar="MODEL_DIR", help="model folder to write")
-    parser.add_argument("--epochs", type=int, default=epochs, help="epochs, one pass over the slices each (default %(default)s)")
-    parser.add_argument("--lr", type=float, default=lr, help="initial learning rate, cosine-annealed (default %(default)s)")
+    if epochs is not None:
+        parser.add_argument("--epochs", type=int, default=epochs, help="epochs, one pass over the slices each (default %(default)s)")
+        parser.add_argument("--lr", type=float, default=lr, help="initial learning rate, cosine-annealed (default %(default)s)")
     parser.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size, help="slices per step (default %(default)s)")
     parser.add_argument("--steps", type=int, default=None, help="steps per epoch (default: one pass over the slices)")
     parser.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cuda, cuda:N, mps or cpu (default %(default)s)")
@@ -37,6 +40,19 @@ def _add_network(parser: argparse.ArgumentParser) -> None:
         "--window", type=float, nargs=2, default=(_DEFAULTS.window_level, _DEFAULTS.window_width), metavar=("LEVEL", "WIDTH"),
         help="HU window mapped to [0, 1] for the network (default: lung, %(default)s)",
     )
+
+
+def _add_pretext(parser: argparse.ArgumentParser, pretexts: tuple[str, ...]) -> None:
+    parser.add_argument("--pretext", choices=pretexts, default="denoise", help="pretext task (default %(default)s)")
+    parser.add_argument(
+        "--pretext-loss", choices=("perceptual", "mse"), default=_DEFAULTS.pretext_loss,
+        help="VGG-19 perceptual + TV loss (paper; needs the ImageNet VGG-19 weights) or plain MSE (default %(default)s)",
+    )
+    parser.add_argument("--vgg-weights", type=Path, default=None, metavar="FILE", help="local VGG-19 state dict (default: torchvision's ImageNet file from the torch cache)")
+    parser.add_argument("--no-download", action="store_true", help="never download the VGG-19 weights")
+    parser.add_argument("--noise-std", type=float, default=_DEFAULTS.noise_std, help="noise std in window units (default %(default)s)")
+    parser.add_argument("--hole-size", type=int, default=_DEFAULTS.hole_size, help="reconstruct pretext: hole edge in pixels (default %(default)s)")
+    parser.add_argument("--tv-weight", type=float, default=_DEFAULTS.tv_weight, help="total-variation weight lambda (default %(default)s)")
 
 
 def _config(args: argparse.Namespace, **phase) -> CTPretrainConfig:
@@ -71,9 +87,8 @@ def _run(events, out: Path, description: str) -> int:
     return 0
 
 
-def _pretrain(args: argparse.Namespace) -> int:
-    config = _config(
-        args,
+def _pretext_settings(args: argparse.Namespace) -> dict:
+    return dict(
         pretext=args.pretext,
         pretext_loss=args.pretext_loss,
         vgg_weights=str(args.vgg_weights) if args.vgg_weights else None,
@@ -81,9 +96,17 @@ def _pretrain(args: argparse.Namespace) -> int:
         noise_std=args.noise_std,
         hole_size=args.hole_size,
         tv_weight=args.tv_weight,
-        pretext_epochs=args.epochs,
-        pretext_learning_rate=args.lr,
     )
+
+
+def _annotated(labels: list, only_labelled: bool) -> list[list[int]] | None:
+    if not only_labelled:
+        return None
+    return [[z for z in range(len(label)) if (label[z] > 0).any()] for label in labels]
+
+
+def _pretrain(args: argparse.Namespace) -> int:
+    config = _config(args, **_pretext_settings(args), pretext_epochs=args.epochs, pretext_learning_rate=args.lr)
     events = pretrain_ct(_read(args.volumes), config, out_dir=args.out, device=args.device)
     return _run(events, args.out, f"{args.pretext} pretext")
 
@@ -93,13 +116,38 @@ def _finetune(args: argparse.Namespace) -> int:
         raise ValueError(f"give one label volume per image: got {len(args.images)} images and {len(args.labels)} labels")
     config = _config(args, pretext="none", finetune_epochs=args.epochs, finetune_learning_rate=args.lr)
     labels = [read_volume(path).hu for path in args.labels]
-    annotated = None
-    if args.only_labelled_slices:
-        annotated = [[z for z in range(len(label)) if (label[z] > 0).any()] for label in labels]
+    annotated = _annotated(labels, args.only_labelled_slices)
     events = finetune_ct(
         _read(args.images), labels, config, annotated_slices=annotated, pretrained=args.pretrained, out_dir=args.out, device=args.device
     )
     return _run(events, args.out, "Dice finetuning")
+
+
+def _train(args: argparse.Namespace) -> int:
+    if len(args.images) != len(args.labels):
+        raise ValueError(f"give one label volume per image: got {len(args.images)} images and {len(args.labels)} labels")
+    config = _config(
+        args,
+        **_pretext_settings(args),
+        pretext_epochs=args.pretext_epochs,
+        pretext_learning_rate=args.pretext_lr,
+        finetune_epochs=args.finetune_epochs,
+        finetune_learning_rate=args.finetune_lr,
+    )
+    labels = [read_volume(path).hu for path in args.labels]
+    events = train_ct(
+        _read(args.unlabelled),
+        _read(args.images),
+        labels,
+        config,
+        out_dir=args.out,
+        annotated_slices=_annotated(labels, args.only_labelled_slices),
+        device=args.device,
+    )
+    status = _run(events, args.out, "CT denoise-pretraining")
+    if status == 0:
+        print(f"the lesion segmenter is {args.out / SEGMENTATION_FOLDER} (for 'ct predict')")
+    return status
 
 
 def _stem(path: Path) -> str:
@@ -149,17 +197,27 @@ def register(subparsers) -> None:
     pretrain.add_argument("volumes", nargs="+", type=Path, metavar="VOLUMES", help="NIfTI files, DICOM files or DICOM series folders")
     _add_common(pretrain, _DEFAULTS.pretext_epochs, _DEFAULTS.pretext_learning_rate)
     _add_network(pretrain)
-    pretrain.add_argument("--pretext", choices=("denoise", "reconstruct"), default="denoise", help="pretext task (default %(default)s)")
-    pretrain.add_argument(
-        "--pretext-loss", choices=("perceptual", "mse"), default=_DEFAULTS.pretext_loss,
-        help="VGG-19 perceptual + TV loss (paper; needs the ImageNet VGG-19 weights) or plain MSE (default %(default)s)",
-    )
-    pretrain.add_argument("--vgg-weights", type=Path, default=None, metavar="FILE", help="local VGG-19 state dict (default: torchvision's ImageNet file from the torch cache)")
-    pretrain.add_argument("--no-download", action="store_true", help="never download the VGG-19 weights")
-    pretrain.add_argument("--noise-std", type=float, default=_DEFAULTS.noise_std, help="noise std in window units (default %(default)s)")
-    pretrain.add_argument("--hole-size", type=int, default=_DEFAULTS.hole_size, help="reconstruct pretext: hole edge in pixels (default %(default)s)")
-    pretrain.add_argument("--tv-weight", type=float, default=_DEFAULTS.tv_weight, help="total-variation weight lambda (default %(default)s)")
+    _add_pretext(pretrain, ("denoise", "reconstruct"))
     pretrain.set_defaults(func=_pretrain)
+
+    train = commands.add_parser(
+        "train",
+        help="the whole workflow: pretext on all volumes, then Dice finetuning on the labelled ones",
+        description="Gao et al. 2021, Algorithm 1, in one run: MODEL_DIR/pretext/ then MODEL_DIR/segmentation/ (for 'ct predict'). "
+        "Ctrl-C during the pretext keeps the pretext so far and does not finetune.",
+    )
+    train.add_argument("--unlabelled", nargs="*", type=Path, default=[], metavar="VOLUME", help="unlabelled CT volumes for the pretext")
+    train.add_argument("--images", nargs="+", type=Path, required=True, metavar="VOLUME", help="labelled CT volumes (used by the pretext too)")
+    train.add_argument("--labels", nargs="+", type=Path, required=True, metavar="LABELS", help="lesion label volumes, same order")
+    train.add_argument("--only-labelled-slices", action="store_true", help="finetune only on slices whose labels are not empty")
+    _add_common(train, None, None)
+    train.add_argument("--pretext-epochs", type=int, default=_DEFAULTS.pretext_epochs, help="pretext epochs (default %(default)s)")
+    train.add_argument("--pretext-lr", type=float, default=_DEFAULTS.pretext_learning_rate, help="pretext learning rate (default %(default)s)")
+    train.add_argument("--finetune-epochs", type=int, default=_DEFAULTS.finetune_epochs, help="finetuning epochs (default %(default)s)")
+    train.add_argument("--finetune-lr", type=float, default=_DEFAULTS.finetune_learning_rate, help="finetuning learning rate (default %(default)s)")
+    _add_network(train)
+    _add_pretext(train, ("denoise", "reconstruct", "none"))
+    train.set_defaults(func=_train)
 
     finetune = commands.add_parser(
         "finetune",

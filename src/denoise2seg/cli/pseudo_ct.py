@@ -17,26 +17,18 @@ from ..ct.lowdose import (
     AdaptationConfig,
     DenoiserConfig,
     DoseSimulation,
-    LowDoseDenoiser,
-    NoiseModel,
     NoiseModelConfig,
     PseudoCTAdaptation,
-    load_noise_models,
+    PseudoCTFolder,
     load_subject,
     psnr_ssim,
     save_subject,
     simulated_subjects,
-    train_denoiser,
-    train_noise_model,
+    train_pseudo_ct,
 )
 from ..ct.lowdose.config import NOISE_SOURCES, SCHEMES
 from ..ct.lowdose.subjects import BUNDLED_SCANS, read_scan
 from .progress import consume_with_progress
-
-DENOISER_FOLDER = "denoiser"
-NOISE_MODELS_FOLDER = "noise_models"
-SINGLE_NOISE_MODEL_FOLDER = "noise_model_all"
-
 
 def register(subparsers) -> None:
     group = subparsers.add_parser("pseudo-ct", help="self-supervised low-dose CT denoising (Pseudo-CT)")
@@ -102,32 +94,17 @@ def _train(args: argparse.Namespace) -> int:
     subjects = [load_subject(folder) for folder in args.subjects]
     common = dict(epochs=args.epochs, steps_per_epoch=args.steps, batch_size=args.batch_size, patch_size=args.patch_size, learning_rate=args.lr, seed=args.seed)
     config = DenoiserConfig(scheme=args.scheme, n_filters=args.filters, **common)
-    consume_with_progress(train_denoiser(subjects, config, out_dir=args.out / DENOISER_FOLDER, device=args.device), f"denoiser ({args.scheme})")
     noise_config = NoiseModelConfig(n_filters=args.unet_filters, **common)
-    for subject in subjects:
-        events = train_noise_model([subject], noise_config, out_dir=args.out / NOISE_MODELS_FOLDER / subject.name, device=args.device)
-        consume_with_progress(events, f"noise model {subject.name}")
-    if args.single_noise_model:
-        events = train_noise_model(subjects, noise_config, out_dir=args.out / SINGLE_NOISE_MODEL_FOLDER, device=args.device)
-        consume_with_progress(events, "noise model (all subjects)")
+    events = train_pseudo_ct(subjects, config, noise_config, out_dir=args.out, device=args.device, single_noise_model=args.single_noise_model)
+    consume_with_progress(events, "Pseudo-CT training")
     print(f"models written to {args.out}")
     return 0
 
 
-def _noise_models_for(args: argparse.Namespace) -> list[NoiseModel]:
-    if args.noise == "ensemble":
-        return load_noise_models(args.models / NOISE_MODELS_FOLDER, args.device)
-    if args.noise == "model+hist":
-        single = args.models / SINGLE_NOISE_MODEL_FOLDER
-        if not single.is_dir():
-            raise FileNotFoundError(f"{single} does not exist: train with --single-noise-model for model+hist")
-        return [NoiseModel.load(single, args.device)]
-    return []
-
-
 def _adapt(args: argparse.Namespace) -> int:
     low_dose, _ = read_scan(args.scan)
-    denoiser = LowDoseDenoiser.load(args.models / DENOISER_FOLDER, args.device)
+    folder = PseudoCTFolder(args.models)
+    denoiser = folder.load_denoiser(args.device)
     config = AdaptationConfig(
         noise=args.noise,
         update_period=args.update_period or None,
@@ -137,7 +114,7 @@ def _adapt(args: argparse.Namespace) -> int:
         learning_rate=args.lr,
         seed=args.seed,
     )
-    adaptation = PseudoCTAdaptation(denoiser, low_dose, _noise_models_for(args), config, device=args.device)
+    adaptation = PseudoCTAdaptation(denoiser, low_dose, folder.load_noise_models(args.noise, args.device), config, device=args.device)
     consume_with_progress(adaptation.run(), "adaptation")
     denoised = adaptation.denoised()
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ from .train import finetune_ct, pretrain_ct
 from .vgg import VGGWeightsUnavailable, load_vgg19_features
 from .volumes import CTVolume, read_dicom_series, read_nifti, read_volume, write_labels_nifti, write_labels_tiff, write_volume_nifti
 from .windowing import LUNG, Window, apply_window, get_window
+from .workflow import train_ct
 
 __all__ = [
     "CTLesionModel",
@@ -26,6 +27,7 @@ __all__ = [
     "read_volume",
     "to_network_slices",
     "to_volume_slices",
+    "train_ct",
     "write_labels_nifti",
     "write_labels_tiff",
     "write_volume_nifti",

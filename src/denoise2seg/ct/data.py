@@ -33,11 +33,17 @@ def label_slices(labels, shape: tuple[int, ...], config: CTPretrainConfig, name:
     return (to_network_slices((labels > 0).astype(np.float32), config.image_size, mode="nearest") > 0.5).astype(np.float32)
 
 
+def n_validation_slices(n_slices: int, fraction: float) -> int:
+    """How many of ``n_slices`` :func:`split_slices` holds out (0: every slice both trains and validates)."""
+    n_val = int(round(fraction * n_slices))
+    return 0 if n_slices < 2 else n_val
+
+
 def split_slices(n_slices: int, fraction: float, seed: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Random training/validation indices; with fewer than 2 slices or ``fraction`` 0 both are all slices."""
     indices = np.arange(n_slices)
-    n_val = int(round(fraction * n_slices))
-    if n_slices < 2 or n_val == 0:
+    n_val = n_validation_slices(n_slices, fraction)
+    if n_val == 0:
         return indices, indices
     shuffled = np.random.default_rng(seed).permutation(n_slices)
     return np.sort(shuffled[n_val:]), np.sort(shuffled[:n_val])

@@ -12,7 +12,7 @@ import torch
 
 from ..io.model_folder import ModelFolderError, load_into, read_model_config
 from ..nets import UNet, UNetSpec
-from ..training import Schedule, TrainingEvent, choose_device, run_training
+from ..training import Schedule, TrainingEvent, choose_device, relay, run_training
 from .cases import LesionCase, normalize_case
 from .config import PRETRAINING_MODES, FinetuneConfig, PretrainConfig, PretrainingMode
 from .model import predict_probability, write_ensemble_folder
@@ -25,15 +25,19 @@ VALIDATION_FRACTION = 0.1
 
 @dataclass
 class LADPEvent(TrainingEvent):
-    """A training event of one phase of one ensemble member.
+    """A training event of one stage of one ensemble member.
 
-    ``step`` and ``total_steps`` count over the whole run (every member, both phases),
-    so one progress bar covers it; ``phase`` is ``"pretrain"`` or ``"finetune"``.
+    ``step`` and ``total_steps`` count over the whole run (every member, both stages),
+    so one progress bar covers it; ``stage`` is ``"pretrain"`` or ``"finetune"`` and
+    ``phase`` says both to the user ("model 2/8: pretraining").
     """
 
     member: int = 0
     n_members: int = 1
-    phase: str = "finetune"
+    stage: str = "finetune"
+
+
+STAGE_NAMES = {"pretrain": "pretraining", "finetune": "finetuning"}
 
 
 def _schedule(config, n_slices: int) -> Schedule:
@@ -88,16 +92,10 @@ def load_pretrained(folder: str | Path) -> tuple[UNet, PretrainConfig]:
     return net, config
 
 
-def _relay(events, offset: int, total: int, member: int, n_members: int, phase: str) -> Iterator[LADPEvent]:
-    """Re-emit one phase's events with run-wide step counts; its own "done" is left out."""
-    try:
-        for event in events:
-            if event.kind != "done":
-                fields = {**vars(event), "step": offset + event.step, "total_steps": total}
-                yield LADPEvent(**fields, member=member, n_members=n_members, phase=phase)
-    finally:
-        # Closing this relay (a stop) closes the phase's loop, which saves its last weights.
-        events.close()
+def _relay(events, offset: int, total: int, member: int, n_members: int, stage: str) -> Iterator[LADPEvent]:
+    """One stage's events with run-wide step counts and the member and stage they belong to."""
+    phase = f"model {member + 1}/{n_members}: {STAGE_NAMES[stage]}"
+    return relay(events, offset=offset, total=total, phase=phase, event_type=LADPEvent, member=member, n_members=n_members, stage=stage)
 
 
 def _preview(case_image: np.ndarray | None, brain: np.ndarray | None, threshold: float):

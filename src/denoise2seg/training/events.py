@@ -15,7 +15,10 @@ class TrainingEvent:
     ``kind`` is ``"step"`` (after an optimiser step), ``"epoch"`` (after validation),
     ``"preview"`` (``preview`` holds the current prediction for the preview image),
     ``"checkpoint"`` (``path`` was written) or ``"done"``.
-    ``step`` counts optimiser steps from 1; ``total_steps`` is the planned number.
+    ``step`` counts optimiser steps from 1; ``total_steps`` is the planned number. In a
+    workflow of several trainings (:func:`~denoise2seg.training.phases.run_phases`) both
+    count over the whole run and ``phase`` names the training the event belongs to
+    (empty for a single training).
     """
 
     kind: str
@@ -28,7 +31,4 @@ class TrainingEvent:
     preview: np.ndarray | None = None
     path: Path | None = None
     is_best: bool = False
-
-    @property
-    def fraction_done(self) -> float:
-        return self.step / max(self.total_steps, 1)
+    phase: str = ""
