@@ -3,14 +3,38 @@
 from __future__ import annotations
 
 import itertools
-from typing import Callable
+from typing import Callable, Literal
 
 import numpy as np
 import torch
 
+# Pixels in the kept core of a default tile: 512 x 512 in 2D, 64 x 64 x 64 in 3D. A U-Net's
+# feature maps of such a tile take a few hundred MB at most, whatever the image size, and
+# the halo around it adds little work.
+DEFAULT_TILE_PIXELS = 512**2
+
+
+def default_tile_shape(ndim: int) -> tuple[int, ...]:
+    """Tile core used when none is given: equal edges, about ``DEFAULT_TILE_PIXELS`` pixels in all."""
+    return (round(DEFAULT_TILE_PIXELS ** (1 / ndim)),) * ndim
+
 
 def _tile_starts(size: int, tile: int) -> list[int]:
     return list(range(0, max(size - tile, 0) + 1, tile)) + ([size - tile] if size > tile and (size - tile) % tile else [])
+
+
+def _source_indices(start: int, stop: int, size: int) -> np.ndarray:
+    """Indices into an axis of ``size`` pixels for positions ``start:stop`` of its padded extension.
+
+    Positions past the end mirror back with period ``2 * (size - 1)``, which is numpy's
+    "reflect" padding of any width; an axis of one pixel repeats it ("edge").
+    """
+    positions = np.arange(start, stop)
+    if size == 1:
+        return np.zeros_like(positions)
+    period = 2 * (size - 1)
+    positions %= period
+    return np.where(positions >= size, period - positions, positions)
 
 
 def predict_tiled(
@@ -19,9 +43,11 @@ def predict_tiled(
     *,
     divisor: int,
     halo: int,
-    tile_shape: tuple[int, ...] | None = None,
+    tile_shape: tuple[int, ...] | Literal["auto"] | None = "auto",
     device: torch.device | str = "cpu",
-    out_channels: int | None = None,
+    transform_input: Callable[[np.ndarray], np.ndarray] | None = None,
+    transform_output: Callable[[np.ndarray], np.ndarray] | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Apply a fully convolutional ``net`` to ``image`` tile by tile.
 
@@ -31,44 +57,68 @@ def predict_tiled(
         Maps ``(1, C, *spatial)`` float tensors to ``(1, C_out, *spatial)``; spatial sizes
         handed to it are multiples of ``divisor``.
     image : array ``(C, *spatial)``
-        Normalised input.
+        Network input, any real dtype (each tile is converted to float32 on its own).
     divisor : int
         ``2**depth`` of the U-Net.
     halo : int
         Context (pixels) added on each side of a tile; at least the network's receptive
         radius for the result to equal whole-image prediction.
-    tile_shape : tuple, optional
-        Size of the kept core of each tile; ``None`` predicts the whole image at once.
+    tile_shape : tuple or "auto" or None
+        Size (pixels per spatial axis) of the kept core of each tile; ``"auto"`` uses
+        :func:`default_tile_shape`, ``None`` predicts the whole image at once.
+    device : torch device
+        Where ``net`` runs; tiles go there one at a time.
+    transform_input : callable, optional
+        Applied to each float32 input tile ``(C, *tile)`` before the network, e.g. a
+        pointwise normalisation; it gets a copy and may change it in place.
+    transform_output : callable, optional
+        Applied to the kept part of each output tile ``(C_out, *core)``, e.g. mapping
+        back to input units.
+    out : float32 array ``(C_out, *spatial)``, optional
+        Written in place and returned; allocated when not given.
 
     Returns
     -------
     array ``(C_out, *spatial)`` float32.
 
-    The image is first padded (reflect) to a multiple of ``divisor``, exactly as for
+    The image is treated as padded (reflect) to a multiple of ``divisor``, exactly as for
     whole-image prediction; tiles and halos are aligned to ``divisor`` so every tile sees
     the same pooling grid as the whole image, and halos are clipped at the padded image
-    border, where the whole-image prediction sees the same zero padding.
+    border, where the whole-image prediction sees the same zero padding. Only one tile
+    (with its halo) is copied at a time, so memory is the output plus one tile's worth,
+    not a multiple of the image.
     """
     spatial = image.shape[1:]
-    if tile_shape is not None and (len(tile_shape) != len(spatial) or min(tile_shape) < 1):
+    if isinstance(tile_shape, str):
+        if tile_shape != "auto":
+            raise ValueError(f'tile_shape must be a tuple of sizes, "auto" or None (whole image), got {tile_shape!r}')
+        tile_shape = default_tile_shape(len(spatial))
+    elif tile_shape is None:
+        tile_shape = spatial
+    if len(tile_shape) != len(spatial) or min(tile_shape) < 1:
         raise ValueError(f"tile_shape must give {len(spatial)} sizes >= 1 (one per spatial axis), got {tuple(tile_shape)}")
+    if out is not None and (out.shape[1:] != spatial or out.dtype != np.float32):
+        raise ValueError(f"out must be a float32 array of shape (C_out, *{spatial}), got {out.dtype} {out.shape}")
     padded_shape = [int(np.ceil(s / divisor) * divisor) for s in spatial]
-    pad = [(0, 0)] + [(0, p - s) for s, p in zip(spatial, padded_shape)]
-    padded = np.pad(image, pad, mode="reflect" if all(s > 1 for s in spatial) else "edge")
     halo = int(np.ceil(halo / divisor) * divisor)
-    if tile_shape is None:
-        tile_shape = tuple(padded_shape)
     tile_shape = tuple(int(np.ceil(min(t, p) / divisor) * divisor) for t, p in zip(tile_shape, padded_shape))
-    result: np.ndarray | None = None
     starts = [_tile_starts(p, t) for p, t in zip(padded_shape, tile_shape)]
     with torch.no_grad():
         for corner in itertools.product(*starts):
             core = [slice(c, min(c + t, p)) for c, t, p in zip(corner, tile_shape, padded_shape)]
-            outer = [slice(max(s.start - halo, 0), min(s.stop + halo, p)) for s, p in zip(core, padded_shape)]
-            tile = torch.as_tensor(np.ascontiguousarray(padded[(slice(None), *outer)]), dtype=torch.float32, device=device)
-            out = net(tile[None])[0].float().cpu().numpy()
-            if result is None:
-                result = np.zeros((out_channels or out.shape[0], *padded_shape), dtype=np.float32)
-            inner = tuple(slice(s.start - o.start, s.stop - o.start) for s, o in zip(core, outer))
-            result[(slice(None), *core)] = out[(slice(None), *inner)]
-    return result[(slice(None), *[slice(0, s) for s in spatial])]
+            outer = [slice(max(k.start - halo, 0), min(k.stop + halo, p)) for k, p in zip(core, padded_shape)]
+            indices = [_source_indices(o.start, o.stop, s) for o, s in zip(outer, spatial)]
+            tile = image[(slice(None), *np.ix_(*indices))].astype(np.float32, copy=False)
+            if transform_input is not None:
+                tile = transform_input(tile)
+            predicted = net(torch.as_tensor(tile, device=device)[None])[0].float().cpu().numpy()
+            kept = [slice(k.start, min(k.stop, s)) for k, s in zip(core, spatial)]
+            predicted = predicted[(slice(None), *(slice(k.start - o.start, k.stop - o.start) for k, o in zip(kept, outer)))]
+            if transform_output is not None:
+                predicted = transform_output(predicted)
+            if out is None:
+                out = np.empty((predicted.shape[0], *spatial), dtype=np.float32)
+            elif out.shape[0] != predicted.shape[0]:
+                raise ValueError(f"out has {out.shape[0]} channels but the network gives {predicted.shape[0]}")
+            out[(slice(None), *kept)] = predicted
+    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -60,24 +61,33 @@ class N2VModel:
         """Write the model folder (config and weights) that :meth:`load` reads back."""
         return save_model_folder(folder, self.model_record(), self.net.state_dict())
 
-    def predict(self, image: np.ndarray, tile_shape: tuple[int, ...] | None = None) -> np.ndarray:
-        """Denoise ``image`` (``ndim`` or ``ndim + 1`` axes), optionally by tiles of ``tile_shape``."""
+    def predict(self, image: np.ndarray, tile_shape: tuple[int, ...] | Literal["auto"] | None = "auto") -> np.ndarray:
+        """Denoise ``image`` (``ndim`` or ``ndim + 1`` axes) by tiles of ``tile_shape`` pixels.
+
+        ``"auto"`` tiles by :func:`denoise2seg.prediction.default_tile_shape`, ``None``
+        predicts each frame whole. Tiles are normalised and mapped back to input units one
+        at a time and written into the float32 result, so memory is the input and the
+        result plus one tile, whatever the image size.
+        """
         ndim = self.config.ndim
         image = check_image(image, ndim=(ndim, ndim + 1))
-        if image.ndim == ndim + 1:
-            return np.stack([self.predict(frame, tile_shape) for frame in image])
+        denoised = np.empty(image.shape, dtype=np.float32)
+        frames, outputs = (image, denoised) if image.ndim == ndim + 1 else (image[None], denoised[None])
         was_training = self.net.training
         self.net.eval()
         try:
-            normalized = self.normalizer.normalize(image)[None]
-            denoised = predict_tiled(
-                self.net,
-                normalized,
-                divisor=self.net.spec.divisor,
-                halo=self.net.spec.receptive_radius,
-                tile_shape=tile_shape,
-                device=self.device,
-            )[0]
+            for frame, output in zip(frames, outputs):
+                predict_tiled(
+                    self.net,
+                    frame[None],
+                    divisor=self.net.spec.divisor,
+                    halo=self.net.spec.receptive_radius,
+                    tile_shape=tile_shape,
+                    device=self.device,
+                    transform_input=self.normalizer.normalize,
+                    transform_output=self.normalizer.denormalize,
+                    out=output[None],
+                )
         finally:
             self.net.train(was_training)
-        return self.normalizer.denormalize(denoised)
+        return denoised

@@ -101,13 +101,13 @@ class SegmentationModel:
             "n2v_folder": N2V_SUBFOLDER if self.config.uses_n2v else None,
         }
 
-    def network_input(self, frame: np.ndarray, tile_shape: tuple[int, int] | None = None) -> np.ndarray:
+    def network_input(self, frame: np.ndarray, tile_shape: tuple[int, int] | str | None = "auto") -> np.ndarray:
         """The normalised (and, for sequential schemes, N2V-denoised) 2D frame the network sees."""
         if self.config.denoises_input:
             return self.n2v.normalizer.normalize(self.n2v.predict(frame, tile_shape))
         return self.normalizer.normalize(frame)
 
-    def raw_output(self, network_input: np.ndarray, tile_shape: tuple[int, int] | None = None) -> np.ndarray:
+    def raw_output(self, network_input: np.ndarray, tile_shape: tuple[int, int] | str | None = "auto") -> np.ndarray:
         """Class probabilities ``(3, Y, X)`` (U-Net) or probability + distances ``(1 + n_rays, Y, X)`` (StarDist)."""
         was_training = self.net.training
         self.net.eval()
@@ -135,14 +135,14 @@ class SegmentationModel:
             return instances_from_probabilities(output, chosen["prob_thresh"])
         return instances_from_stardist(output[0], output[1:], chosen["prob_thresh"], chosen["nms_thresh"])
 
-    def predict_probabilities(self, image: np.ndarray, tile_shape: tuple[int, int] | None = None) -> np.ndarray:
+    def predict_probabilities(self, image: np.ndarray, tile_shape: tuple[int, int] | str | None = "auto") -> np.ndarray:
         """Per-pixel outputs of a 2D image ``(C, Y, X)`` or a stack ``(T, C, Y, X)``; see :meth:`raw_output`."""
         image = check_image(image, ndim=(2, 3))
         if image.ndim == 3:
             return np.stack([self.predict_probabilities(frame, tile_shape) for frame in image])
         return self.raw_output(self.network_input(image, tile_shape), tile_shape)
 
-    def predict(self, image: np.ndarray, tile_shape: tuple[int, int] | None = None) -> np.ndarray:
+    def predict(self, image: np.ndarray, tile_shape: tuple[int, int] | str | None = "auto") -> np.ndarray:
         """Instance labels (int32, 0 = background) of a 2D image or of each frame of a ``(T, Y, X)`` stack."""
         image = check_image(image, ndim=(2, 3))
         if image.ndim == 3:
