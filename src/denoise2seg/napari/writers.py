@@ -7,6 +7,10 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
+# Stored in the TIFF's shaped (JSON) description of every label mask this plugin writes,
+# so that the reader opens the file as Labels whatever it is called.
+LABELS_METADATA = {"denoise2seg": "labels"}
+
 
 def _tiff_path(path: str) -> Path:
     path = Path(path)
@@ -17,13 +21,13 @@ def _tiff_path(path: str) -> Path:
 
 
 def write_labels_tiff(path: str, data: np.ndarray, meta: dict) -> list[str]:
-    """Write a Labels layer as a TIFF label image (uint16 when the labels fit, else int32); return the path."""
+    """Write a Labels layer as a TIFF label image (uint16 when the labels fit, else int32), marked as labels; return the path."""
     labels = np.asarray(data)
     if labels.size and (labels.min() < 0):
         raise ValueError(f"label images hold non-negative ids; {meta.get('name', 'the layer')} has negative values")
     dtype = np.uint16 if labels.size == 0 or labels.max() <= np.iinfo(np.uint16).max else np.int32
     out = _tiff_path(path)
-    tifffile.imwrite(out, labels.astype(dtype), compression="zlib")
+    tifffile.imwrite(out, labels.astype(dtype), compression="zlib", metadata=LABELS_METADATA)
     return [str(out)]
 
 
