@@ -1,10 +1,14 @@
 """The predict/export widget: apply saved N2V and segmentation models to images and stacks, export and read back masks."""
 
+import hashlib
+
 import numpy as np
 import pytest
+import tifffile
+from qtpy.QtWidgets import QFileDialog, QMessageBox
 
 from denoise2seg.n2v import N2VModel
-from denoise2seg.napari.predict_widget import PredictWidget
+from denoise2seg.napari.predict_widget import DEFAULT_TILE
 from denoise2seg.napari.readers import get_tiff_reader
 from denoise2seg.segmentation import SegmentationConfig, SegmentationModel, train_segmentation
 
@@ -21,6 +25,16 @@ def segmentation_folder(tmp_path_factory, nuclei_crop):
     return folder
 
 
+def open_widget(viewer):
+    """The widget as napari makes it: from the plugin's manifest, docked in the viewer."""
+    _, widget = viewer.window.add_plugin_dock_widget("napari-denoise2seg", "Predict / export")
+    return widget
+
+
+def checksum(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def run_apply(widget, qtbot):
     widget.apply_button.click()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
@@ -29,10 +43,9 @@ def run_apply(widget, qtbot):
 def test_segment_image_and_stack_then_export_and_read_back(make_napari_viewer, qtbot, nuclei_crop, segmentation_folder, tmp_path):
     viewer = make_napari_viewer()
     noisy = nuclei_crop[0]
-    viewer.add_image(noisy, name="image")
-    viewer.add_image(np.stack([noisy, noisy[::-1], noisy[:, ::-1]]), name="stack")
-    widget = PredictWidget(viewer)
-    qtbot.addWidget(widget)
+    viewer.add_image(noisy, name="image", scale=(0.5, 0.25), translate=(10.0, -4.0))
+    viewer.add_image(np.stack([noisy, noisy[::-1], noisy[:, ::-1]]), name="stack", scale=(3.0, 0.5, 0.25))
+    widget = open_widget(viewer)
     widget.set_model_folder(segmentation_folder)
     assert widget.kind_label.text().startswith("segmentation: unet")
     widget.image_list.select("image", "stack")
@@ -44,6 +57,9 @@ def test_segment_image_and_stack_then_export_and_read_back(make_napari_viewer, q
     model = SegmentationModel.load(segmentation_folder, device="cpu")
     single, stack = viewer.layers["image labels"].data, viewer.layers["stack labels"].data
     assert single.max() > 0 and stack.shape == (3, 128, 128)
+    for name in ("image", "stack"):
+        np.testing.assert_array_equal(viewer.layers[f"{name} labels"].scale, viewer.layers[name].scale)
+        np.testing.assert_array_equal(viewer.layers[f"{name} labels"].translate, viewer.layers[name].translate)
     np.testing.assert_array_equal(stack[0] > 0, single > 0)
     np.testing.assert_array_equal(single > 0, model.predict(noisy) > 0)
 
@@ -61,16 +77,62 @@ def test_segment_image_and_stack_then_export_and_read_back(make_napari_viewer, q
     assert layer_type == "labels" and np.array_equal(data, single)
 
 
-def test_denoise_with_an_n2v_folder_and_refuse_a_foreign_folder(make_napari_viewer, qtbot, nuclei_crop, tiny_n2v_folder, tmp_path, error_messages):
+def test_export_replaces_an_existing_tiff_only_when_confirmed(make_napari_viewer, qtbot, nuclei_crop, segmentation_folder, tmp_path, monkeypatch, error_messages):
     viewer = make_napari_viewer()
     viewer.add_image(nuclei_crop[0], name="image")
-    widget = PredictWidget(viewer)
-    qtbot.addWidget(widget)
+    widget = open_widget(viewer)
+    widget.set_model_folder(segmentation_folder)
+    widget.device_combo.setCurrentText("cpu")
+    run_apply(widget, qtbot)
+    mask = viewer.layers["image labels"].data
+    target = tmp_path / "result.tif"
+    tifffile.imwrite(target, np.full((5, 5), 7, np.uint8))
+    before = checksum(target)
+
+    with pytest.raises(FileExistsError, match=r"result\.tif already exists .*nothing was written"):
+        widget.export_masks(target)
+    assert checksum(target) == before
+    (tmp_path / "batch").mkdir()
+    tifffile.imwrite(tmp_path / "batch" / "image_labels.tif", np.zeros((5, 5), np.uint8))
+    kept = checksum(tmp_path / "batch" / "image_labels.tif")
+    with pytest.raises(FileExistsError, match="image_labels.tif"):
+        widget.export_masks(tmp_path / "batch")
+    assert checksum(tmp_path / "batch" / "image_labels.tif") == kept
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(target), "TIFF (*.tif *.tiff)"))
+    questions = []
+
+    def answer(reply):
+        def question(parent, title, text, *args):
+            questions.append(text)
+            return reply
+
+        return question
+
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.No))
+    widget.export_button.click()
+    assert len(questions) == 1 and "result.tif" in questions[0]
+    assert checksum(target) == before
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.Yes))
+    widget.export_button.click()
+    assert len(questions) == 2 and not error_messages()
+    np.testing.assert_array_equal(tifffile.imread(target), mask)
+
+
+def test_denoise_with_an_n2v_folder_and_refuse_a_foreign_folder(make_napari_viewer, qtbot, nuclei_crop, tiny_n2v_folder, tmp_path, error_messages):
+    viewer = make_napari_viewer()
+    viewer.add_image(nuclei_crop[0], name="image", scale=(2.0, 2.0), translate=(-3.0, 8.0))
+    widget = open_widget(viewer)
     widget.set_model_folder(tiny_n2v_folder)
     assert widget.kind_label.text() == "Noise2Void denoiser"
+    assert widget.tile_spin.value() == DEFAULT_TILE == 512
+    widget.tile_spin.setValue(64)
     run_apply(widget, qtbot)
-    expected = N2VModel.load(tiny_n2v_folder, device="cpu").predict(nuclei_crop[0])
-    np.testing.assert_allclose(viewer.layers["image denoised"].data, expected, rtol=1e-4, atol=1e-3)
+    denoised = viewer.layers["image denoised"]
+    expected = N2VModel.load(tiny_n2v_folder, device="cpu").predict(nuclei_crop[0], tile_shape=None)
+    np.testing.assert_allclose(denoised.data, expected, rtol=1e-4, atol=1e-3)
+    np.testing.assert_array_equal(denoised.scale, (2.0, 2.0))
+    np.testing.assert_array_equal(denoised.translate, (-3.0, 8.0))
 
     (tmp_path / "not_a_model").mkdir()
     widget.set_model_folder(tmp_path / "not_a_model")
@@ -82,8 +144,7 @@ def test_denoise_with_an_n2v_folder_and_refuse_a_foreign_folder(make_napari_view
 def test_stop_ends_a_long_prediction_without_a_partial_layer(make_napari_viewer, qtbot, nuclei_crop, tiny_n2v_folder):
     viewer = make_napari_viewer()
     viewer.add_image(np.stack([nuclei_crop[0]] * 200), name="long stack")
-    widget = PredictWidget(viewer)
-    qtbot.addWidget(widget)
+    widget = open_widget(viewer)
     widget.set_model_folder(tiny_n2v_folder)
     widget.image_list.select("long stack")
     widget.device_combo.setCurrentText("cpu")

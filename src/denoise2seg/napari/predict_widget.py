@@ -14,6 +14,7 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -30,6 +31,9 @@ from .writers import write_labels_tiff
 
 MODEL_LOADERS = {"n2v": N2VModel.load, SEGMENTATION_KIND: SegmentationModel.load}
 RESULT_SUFFIX = {"n2v": "denoised", SEGMENTATION_KIND: "labels"}
+# Tile edge (pixels) offered first: prediction memory then stays at the result plus one
+# tile, whatever the image size; 0 in the spin box predicts whole frames.
+DEFAULT_TILE = 512
 
 
 def model_kind(folder: str | Path) -> str:
@@ -50,11 +54,13 @@ class PredictWidget(QWidget):
 
     The model kind is read from the folder's ``config.json``: an N2V model adds
     ``<layer> denoised`` Image layers, a segmentation model ``<layer> labels`` Labels
-    layers. Frames are predicted one by one in a worker thread (the progress bar counts
-    them), by tiles of "Tile size" pixels when it is not 0, so that large images fit in
+    layers, each with the scale and translate of its source layer. Frames are predicted
+    one by one in a worker thread (the progress bar counts them), by tiles of "Tile size"
+    pixels (512 unless changed; 0 predicts whole frames), so that large images fit in
     memory. "Export masks..." writes each result Labels layer as a TIFF label image: one
-    file for a single result, or one file per layer into a folder. "Stop" ends a running
-    prediction after the current frame and adds no partial result.
+    file for a single result, or one file per layer into a folder; existing files are
+    replaced only after the user confirms. "Stop" ends a running prediction after the
+    current frame and adds no partial result.
     """
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
@@ -69,7 +75,7 @@ class PredictWidget(QWidget):
         self.browse_button.clicked.connect(self._on_browse)
         self.kind_label = QLabel("")
         self.image_list = LayerList(napari_viewer)
-        self.tile_spin = spin_box(0, 0, 8192, 64)
+        self.tile_spin = spin_box(DEFAULT_TILE, 0, 8192, 64)
         self.tile_spin.setSpecialValueText("whole image")
         self.device_combo = device_combo()
         self.apply_button = QPushButton("Apply")
@@ -168,7 +174,8 @@ class PredictWidget(QWidget):
                 return
             layer_type = "labels" if kind == SEGMENTATION_KIND else "image"
             for name, output, layer in zip(names, outputs, layers):
-                show_result(self.viewer, name, output, layer_type, scale=layer.scale)
+                result = show_result(self.viewer, name, output, layer_type)
+                result.scale, result.translate = layer.scale, layer.translate
             self.results = names if kind == SEGMENTATION_KIND else []
 
         self.worker = thread_worker(_predict_frames, start_thread=False, ignore_errors=True)(model, images, tile_shape)
@@ -187,8 +194,8 @@ class PredictWidget(QWidget):
         if self.worker is not None:
             self.worker.quit()
 
-    def export_masks(self, destination: str | Path) -> list[Path]:
-        """Write the result Labels layers as TIFF: to ``destination`` (a ``.tif`` path) for one result, else into the folder ``destination``."""
+    def export_targets(self, destination: str | Path) -> list[tuple[Path, napari.layers.Labels]]:
+        """The TIFF path of each result Labels layer: ``destination`` (a ``.tif`` path) for one result, else files in the folder ``destination``."""
         layers = [self.viewer.layers[name] for name in self.results if name in self.viewer.layers]
         if not layers:
             raise ValueError("nothing to export: apply a segmentation model first")
@@ -196,22 +203,59 @@ class PredictWidget(QWidget):
         if destination.suffix.lower() in (".tif", ".tiff"):
             if len(layers) > 1:
                 raise ValueError(f"{len(layers)} masks to export: choose a folder, not a single file")
-            return [Path(p) for p in write_labels_tiff(str(destination), layers[0].data, {"name": layers[0].name})]
-        destination.mkdir(parents=True, exist_ok=True)
+            return [(destination, layers[0])]
+        return [(destination / f"{layer.name.replace(' ', '_')}.tif", layer) for layer in layers]
+
+    def export_masks(self, destination: str | Path, *, overwrite: bool = False) -> list[Path]:
+        """Write the result Labels layers as TIFF label images (see :meth:`export_targets`); return the paths.
+
+        Raises ``FileExistsError``, writing nothing, when a target file exists and
+        ``overwrite`` is false.
+        """
+        targets = self.export_targets(destination)
+        existing = [path for path, _ in targets if path.exists()]
+        if existing and not overwrite:
+            names = ", ".join(path.name for path in existing)
+            raise FileExistsError(
+                f"{names} already {'exists' if len(existing) == 1 else 'exist'} in {existing[0].parent}; nothing was written. "
+                "Choose another name, or confirm replacing (overwrite=True)"
+            )
         written = []
-        for layer in layers:
-            written += write_labels_tiff(str(destination / f"{layer.name.replace(' ', '_')}.tif"), layer.data, {"name": layer.name})
+        for path, layer in targets:
+            written += write_labels_tiff(str(path), layer.data, {"name": layer.name})
         return [Path(p) for p in written]
+
+    def _confirm_replace(self, existing: list[Path]) -> bool:
+        names = "\n".join(path.name for path in existing)
+        answer = QMessageBox.question(
+            self,
+            "Replace existing files?",
+            f"These files exist in {existing[0].parent} and would be replaced:\n{names}",
+            QMessageBox.Yes | QMessageBox.No,
+            QMessageBox.No,
+        )
+        return answer == QMessageBox.Yes
 
     def _on_export(self) -> None:
         if len(self.results) == 1:
-            destination, _ = QFileDialog.getSaveFileName(self, "Export mask as TIFF", f"{self.results[0].replace(' ', '_')}.tif", "TIFF (*.tif *.tiff)")
+            # Replacing is asked below, once for a file as for a folder of files.
+            destination, _ = QFileDialog.getSaveFileName(
+                self,
+                "Export mask as TIFF",
+                f"{self.results[0].replace(' ', '_')}.tif",
+                "TIFF (*.tif *.tiff)",
+                options=QFileDialog.DontConfirmOverwrite,
+            )
         else:
             destination = QFileDialog.getExistingDirectory(self, "Export masks into folder")
         if not destination:
             return
         try:
-            written = self.export_masks(destination)
+            existing = [path for path, _ in self.export_targets(destination) if path.exists()]
+            if existing and not self._confirm_replace(existing):
+                show_info(f"Export cancelled: {len(existing)} existing file(s) left unchanged")
+                return
+            written = self.export_masks(destination, overwrite=bool(existing))
         except (ValueError, OSError) as err:
             show_error(f"Export: {err}")
             return
