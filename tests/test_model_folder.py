@@ -1,6 +1,8 @@
 """Model folders: atomic writes, and a clear ModelFolderError for every kind of bad folder."""
 
 import json
+import os
+import time
 
 import pytest
 import torch
@@ -9,9 +11,11 @@ from denoise2seg.data.normalization import PercentileNormalizer
 from denoise2seg.io.model_folder import (
     FORMAT_VERSION,
     ModelFolderError,
+    STALE_TEMPORARY_SECONDS,
     load_weights,
     read_model_config,
     save_model_folder,
+    saved_model_time,
 )
 from denoise2seg.n2v import N2VConfig, N2VModel
 from denoise2seg.nets import UNet
@@ -96,7 +100,7 @@ def _mismatched_network(folder):
         (_other_kind, "expected n2v"),
         (_foreign_json, "not a denoise2seg model config"),
         (_missing_network, "incomplete or invalid"),
-        (_mismatched_network, "do not fit the network"),
+        (_mismatched_network, "does not fit the .n2v. network"),
     ],
 )
 def test_damaged_folder_gives_a_clear_error(n2v_folder, damage, message):
@@ -116,3 +120,39 @@ def test_folder_without_config_or_missing_folder(tmp_path):
 
 def test_model_folder_error_is_a_value_error():
     assert issubclass(ModelFolderError, ValueError)
+
+
+def test_weights_of_another_network_give_one_line_naming_folder_kind_and_tensors(n2v_folder):
+    _mismatched_network(n2v_folder)
+    with pytest.raises(ModelFolderError) as raised:
+        N2VModel.load(n2v_folder, device="cpu")
+    message = str(raised.value)
+    assert "\n" not in message
+    assert str(n2v_folder / "weights.safetensors") in message and str(n2v_folder / "config.json") in message
+    assert "'n2v' network" in message and "of other shapes (e.g. " in message
+
+
+def test_a_write_removes_stale_temporaries_and_keeps_fresh_ones(n2v_folder):
+    stale = n2v_folder / ".last.safetensors.abc123.tmp"
+    fresh = n2v_folder / ".weights.safetensors.def456.tmp"
+    unrelated = n2v_folder / ".notes.txt.ghi789.tmp"
+    for path in (stale, fresh, unrelated):
+        path.write_bytes(b"partial")
+    old = time.time() - 2 * STALE_TEMPORARY_SECONDS
+    os.utime(stale, (old, old))
+    os.utime(unrelated, (old, old))
+    save_model_folder(n2v_folder, {"kind": "test"}, {"w": torch.zeros(2)}, which="last")
+    assert not stale.exists()
+    assert fresh.exists() and unrelated.exists()
+
+
+def test_saved_model_time_tells_whether_a_model_was_saved(tmp_path):
+    assert saved_model_time(tmp_path / "nowhere") is None
+    save_model_folder(tmp_path, {"kind": "test"}, {"w": torch.zeros(2)}, which="last")
+    assert saved_model_time(tmp_path) is None
+    save_model_folder(tmp_path, {"kind": "test"}, {"w": torch.zeros(2)}, which="best")
+    assert saved_model_time(tmp_path) == (tmp_path / "config.json").stat().st_mtime_ns
+    os.utime(tmp_path / "config.json", (1e9, 1e9))
+    first = saved_model_time(tmp_path)
+    save_model_folder(tmp_path, {"kind": "test"}, {"w": torch.ones(2)}, which="best")
+    assert saved_model_time(tmp_path) > first

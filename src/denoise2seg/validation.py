@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 
@@ -23,24 +25,102 @@ def check_image(image, *, ndim: int | tuple[int, ...], name: str = "image") -> n
     array = array.astype(np.float32, copy=False)
     if not np.isfinite(array).all():
         n_bad = int((~np.isfinite(array)).sum())
-        raise ValueError(f"{name} contains {n_bad} NaN or infinite values; fill or remove them before training")
+        raise ValueError(f"{name} contains {n_bad} NaN or infinite values; replace them with finite values first")
     return array
 
 
-def check_images(images, *, ndim: int | tuple[int, ...], min_shape: tuple[int, ...] | None = None) -> list[np.ndarray]:
-    """Check a non-empty list of images (see :func:`check_image`), each at least ``min_shape``."""
+def _image_names(names: Sequence[str] | None, count: int) -> list[str]:
+    """``names`` as a list of ``count`` names, or ``"image 0"``, ``"image 1"``, ... when not given."""
+    if names is None:
+        return [f"image {i}" for i in range(count)]
+    if len(names) != count:
+        raise ValueError(f"got {count} images but {len(names)} names for them")
+    return list(names)
+
+
+def check_images(
+    images,
+    *,
+    ndim: int | tuple[int, ...],
+    min_shape: tuple[int, ...] | None = None,
+    names: Sequence[str] | None = None,
+) -> list[np.ndarray]:
+    """Check a non-empty list of images (see :func:`check_image`), each at least ``min_shape``.
+
+    ``names`` (one per image, a file name say) are used in messages; ``"image <i>"`` by default.
+    """
     if isinstance(images, np.ndarray):
         images = [images]
     images = list(images)
     if not images:
         raise ValueError("no images given: pass at least one image")
+    names = _image_names(names, len(images))
     checked = []
-    for i, image in enumerate(images):
-        array = check_image(image, ndim=ndim, name=f"image {i}")
+    for image, name in zip(images, names):
+        array = check_image(image, ndim=ndim, name=name)
         if min_shape is not None and any(s < m for s, m in zip(array.shape[-len(min_shape):], min_shape)):
             raise ValueError(
-                f"image {i} of shape {array.shape} is smaller than the patch shape {tuple(min_shape)}; "
+                f"{name} of shape {array.shape} is smaller than the patch shape {tuple(min_shape)}; "
                 "choose a smaller patch size"
             )
         checked.append(array)
     return checked
+
+
+def check_varies(array: np.ndarray, *, name: str = "image") -> None:
+    """Refuse an image whose pixels all hold one value (all zero, say): there is nothing to learn from it.
+
+    Raises ``ValueError`` naming the value, the likely cause and what to do.
+    """
+    array = np.asarray(array)
+    first = array.flat[0]
+    if (array == first).all():
+        raise ValueError(
+            f"{name} is constant (every pixel is {float(first):g}), so there is nothing to learn from it; check that it "
+            "holds the image you meant (not an empty channel or a blank export), or leave it out"
+        )
+
+
+def check_training_images(
+    images,
+    *,
+    ndim: int | tuple[int, ...],
+    min_shape: tuple[int, ...] | None = None,
+    names: Sequence[str] | None = None,
+) -> list[np.ndarray]:
+    """Check images given for training: those of :func:`check_images`, and none of them constant.
+
+    Returns the images as float32 arrays; raises ``ValueError`` naming the image (by
+    ``names`` when given) that fails a check. Shapes are checked for all images before
+    values, so a too-small image is reported as such even when it is also blank.
+    """
+    checked = check_images(images, ndim=ndim, min_shape=min_shape, names=names)
+    for array, name in zip(checked, _image_names(names, len(checked))):
+        check_varies(array, name=name)
+    return checked
+
+
+def check_label_mask(mask, *, name: str = "label mask") -> np.ndarray:
+    """Return an instance mask as int32 after checking that it holds object ids.
+
+    Ids are whole numbers, 0 for background and 1, 2, ... for objects. Raises
+    ``ValueError`` when the mask is empty, not numeric, or holds fractions, negative
+    values, NaN or infinity.
+    """
+    array = np.asarray(mask)
+    if array.size == 0:
+        raise ValueError(f"{name} is empty (shape {array.shape})")
+    if np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all():
+            raise ValueError(f"{name} holds NaN or infinite values; a label mask holds whole-number object ids")
+        if not np.array_equal(array, np.round(array)):
+            example = float(array[array != np.round(array)].flat[0])
+            raise ValueError(
+                f"{name} holds fractional values (e.g. {example:g}); a label mask holds whole-number object ids "
+                "(0 background, 1, 2, ... objects), not probabilities or an interpolated image"
+            )
+    elif not (array.dtype == bool or np.issubdtype(array.dtype, np.integer)):
+        raise ValueError(f"{name} must hold whole-number object ids, got dtype {array.dtype}")
+    if (array < 0).any():
+        raise ValueError(f"{name} holds negative ids; use 0 for background and 1, 2, ... for objects")
+    return array.astype(np.int32)

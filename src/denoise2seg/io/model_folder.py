@@ -6,15 +6,19 @@ Layout of a folder::
     weights.safetensors  best weights (lowest validation loss); what prediction loads
     last.safetensors     weights after the most recent epoch (or at stop/crash)
 
-Every file is written to a temporary name in the same folder and moved into place with
-``os.replace``, so a reader (or a crash) never sees a half-written file.
+Every file is written to a temporary name in the same folder (``.<name>.<random>.tmp``)
+and moved into place with ``os.replace``, so a reader (or a crash) never sees a
+half-written file. A process killed mid-write leaves its temporary file behind; the next
+write of the folder removes such stale ones.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -30,6 +34,9 @@ WEIGHT_FILES = {"best": "weights.safetensors", "last": "last.safetensors"}
 # while a training thread writes files.
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
+# A temporary file that has not changed for this long belongs to a killed write; younger
+# ones may be another writer's write in progress and are left alone.
+STALE_TEMPORARY_SECONDS = 60.0
 
 
 class ModelFolderError(ValueError):
@@ -49,6 +56,37 @@ def _atomic_write(path: Path, write) -> None:
             os.remove(tmp)
 
 
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Delete temporary files of interrupted writes of the model files in ``folder``.
+
+    Only files named as :func:`_atomic_write` names them (``.<model file>.*.tmp``) and
+    unchanged for :data:`STALE_TEMPORARY_SECONDS` are removed.
+    """
+    now = time.time()
+    for name in (CONFIG_NAME, *WEIGHT_FILES.values()):
+        for tmp in folder.glob(f".{glob.escape(name)}.*.tmp"):
+            try:
+                if now - tmp.stat().st_mtime > STALE_TEMPORARY_SECONDS:
+                    tmp.unlink()
+            except FileNotFoundError:
+                continue
+
+
+def saved_model_time(folder: str | Path) -> int | None:
+    """When the model in ``folder`` was last saved (``config.json``'s mtime in ns); None without a saved model.
+
+    A folder holds a saved model when it has ``config.json`` and the best weights.
+    Comparing the value before and after a run tells whether the run saved a model.
+    """
+    folder = Path(folder)
+    if not (folder / WEIGHT_FILES["best"]).is_file():
+        return None
+    try:
+        return (folder / CONFIG_NAME).stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+
+
 def save_model_folder(folder: str | Path, record: dict, state_dict: dict[str, torch.Tensor], *, which: str = "best") -> Path:
     """Write ``record`` as ``config.json`` and ``state_dict`` as the ``which`` weights.
 
@@ -61,6 +99,7 @@ def save_model_folder(folder: str | Path, record: dict, state_dict: dict[str, to
         raise ValueError("model record needs a 'kind'")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(folder)
     config = {"format_version": FORMAT_VERSION, "denoise2seg_version": __version__, **record}
     text = json.dumps(config, indent=2, default=_json_default)
     tensors = {name: t.detach().to("cpu").contiguous().clone() for name, t in state_dict.items()}
@@ -104,8 +143,23 @@ def read_model_config(folder: str | Path, kind: str | tuple[str, ...] | None = N
         )
     kinds = (kind,) if isinstance(kind, str) else kind
     if kinds is not None and config["kind"] not in kinds:
-        raise ModelFolderError(f"{folder} holds a '{config['kind']}' model, expected {' or '.join(kinds)}")
+        wanted = " or ".join(kinds)
+        carried = _subfolders_of_kind(folder, kinds)
+        hint = f"use {carried[0]}, the {wanted} model it carries" if carried else f"pass a {wanted} model folder instead"
+        raise ModelFolderError(f"{folder} holds a '{config['kind']}' model, expected {wanted}; {hint}")
     return config
+
+
+def _subfolders_of_kind(folder: Path, kinds: tuple[str, ...]) -> list[Path]:
+    """Subfolders of ``folder`` whose config.json names one of ``kinds`` (a model carried inside another)."""
+    found = []
+    for sub in sorted(p for p in folder.iterdir() if (p / CONFIG_NAME).is_file()):
+        try:
+            if json.loads((sub / CONFIG_NAME).read_text()).get("kind") in kinds:
+                found.append(sub)
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            continue
+    return found
 
 
 def load_weights(folder: str | Path, which: str = "best") -> dict[str, torch.Tensor]:
@@ -119,10 +173,40 @@ def load_weights(folder: str | Path, which: str = "best") -> dict[str, torch.Ten
         raise ModelFolderError(f"{path} is corrupt and cannot be loaded ({err})") from err
 
 
+def _mismatch_summary(expected: dict[str, torch.Tensor], stored: dict[str, torch.Tensor]) -> str:
+    """Which tensors of ``stored`` do not fit ``expected``, in one line with one example."""
+    missing = [name for name in expected if name not in stored]
+    unexpected = [name for name in stored if name not in expected]
+    reshaped = [name for name in expected if name in stored and stored[name].shape != expected[name].shape]
+    parts = []
+    if reshaped:
+        name = reshaped[0]
+        parts.append(
+            f"{len(reshaped)} of other shapes (e.g. {name}: {tuple(stored[name].shape)} in the file, "
+            f"{tuple(expected[name].shape)} expected)"
+        )
+    if missing:
+        parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} not used by the network (e.g. {unexpected[0]})")
+    return "; ".join(parts)
+
+
 def load_into(model: torch.nn.Module, folder: str | Path, which: str = "best") -> None:
-    """Load weights of a model folder into ``model``; a shape mismatch is a ModelFolderError."""
+    """Load weights of a model folder into ``model`` (built from the folder's config).
+
+    Weights that do not fit the network (a config.json and weights from different
+    models) raise a one-line :class:`ModelFolderError` naming the folder, the kind its
+    config describes and which tensors differ, instead of torch's list of every tensor.
+    """
+    folder = Path(folder)
     state = load_weights(folder, which)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as err:
-        raise ModelFolderError(f"weights in {folder} do not fit the network described by its config: {err}") from err
+    summary = _mismatch_summary(model.state_dict(), state)
+    if summary:
+        kind = read_model_config(folder).get("kind")
+        raise ModelFolderError(
+            f"{folder / WEIGHT_FILES[which]} does not fit the '{kind}' network that {folder / CONFIG_NAME} "
+            f"describes: {len(state)} tensors in the file, {summary}. The config and weights come from "
+            "different models; use the model folder exactly as training wrote it"
+        )
+    model.load_state_dict(state)

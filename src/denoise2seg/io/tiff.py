@@ -1,0 +1,37 @@
+"""Reading TIFF images given by a user, with errors that name the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import tifffile
+
+
+def read_tiff(path: str | Path) -> np.ndarray:
+    """Read the image of one TIFF file.
+
+    Raises ``FileNotFoundError`` when ``path`` is not a file, and ``ValueError`` naming
+    the file when it is not a TIFF, or is truncated or corrupt.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image file {path} does not exist")
+    try:
+        return tifffile.imread(path)
+    except OSError:
+        # Permission and disk errors name the file themselves and are not about the format.
+        raise
+    # A damaged file surfaces as whatever tifffile or a decompression codec trips over
+    # (TiffFileError, ValueError on a short read, struct.error, zlib.error, ...).
+    except Exception as err:
+        raise ValueError(
+            f"{path} is not a readable TIFF file: it may be truncated or corrupt ({type(err).__name__}: {err}); "
+            "check the file or export it again"
+        ) from err
+
+
+def read_tiffs(paths: Iterable[str | Path]) -> list[np.ndarray]:
+    """Read several TIFF files in order (see :func:`read_tiff`)."""
+    return [read_tiff(path) for path in paths]
