@@ -80,7 +80,27 @@ def test_ctrl_c_during_training_keeps_a_loadable_model(tmp_path, noisy_tiffs, mo
     monkeypatch.setattr(cli_n2v, "train_n2v", interrupted_after_three_steps)
     args = ["n2v", "train", str(noisy_tiffs[0]), "--out", str(tmp_path / "m"), *TINY, "--epochs", "3", "--steps", "4"]
     assert main(args) == 130
-    assert "training stopped" in capsys.readouterr().err
+    assert f"training stopped after 3 of 12 steps; the model trained so far (3 steps) is in {tmp_path / 'm'}" in capsys.readouterr().err
     image = tifffile.imread(noisy_tiffs[0])
     assert np.isfinite(N2VModel.load(tmp_path / "m", device="cpu", which="last").predict(image)).all()
     assert np.isfinite(N2VModel.load(tmp_path / "m", device="cpu").predict(image)).all()
+
+
+def test_overwrite_replaces_an_existing_model_and_results(tmp_path, noisy_tiffs, capsys):
+    model_dir = tmp_path / "model"
+    assert main(["n2v", "train", str(noisy_tiffs[0]), "--out", str(model_dir), *TINY]) == 0
+    assert main(["n2v", "train", str(noisy_tiffs[0]), "--out", str(model_dir), *TINY, "--n-filters", "8"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert N2VModel.load(model_dir, device="cpu").config.n_filters == 4
+    assert main(["n2v", "train", str(noisy_tiffs[0]), "--out", str(model_dir), *TINY, "--n-filters", "8", "--overwrite"]) == 0
+    model = N2VModel.load(model_dir, device="cpu")
+    assert model.config.n_filters == 8
+
+    out = tmp_path / "denoised"
+    out.mkdir()
+    tifffile.imwrite(out / "a_n2v.tif", np.zeros((2, 2), np.float32))
+    predict = ["n2v", "predict", str(model_dir), str(noisy_tiffs[0]), "--out", str(out), "--device", "cpu"]
+    assert main(predict) == 2
+    assert tifffile.imread(out / "a_n2v.tif").shape == (2, 2)
+    assert main([*predict, "--overwrite"]) == 0
+    np.testing.assert_allclose(tifffile.imread(out / "a_n2v.tif"), model.predict(tifffile.imread(noisy_tiffs[0])), rtol=1e-5, atol=1e-3)

@@ -6,6 +6,7 @@ import tifffile
 from denoise2seg.cli.main import main
 from denoise2seg.data.synthetic_nuclei import synthetic_nuclei
 from denoise2seg.metrics import average_precision
+from denoise2seg.segmentation import SegmentationModel
 
 
 def test_train_predict_evaluate(tmp_path, capsys):
@@ -22,6 +23,16 @@ def test_train_predict_evaluate(tmp_path, capsys):
     assert main(["seg", "predict", str(tmp_path / "model"), str(tmp_path / "image.tif"), "--out", str(tmp_path / "out"), "--device", "cpu"]) == 0
     predicted = tifffile.imread(tmp_path / "out" / "image_labels.tif")
     assert predicted.shape == noisy.shape and predicted.dtype == np.int32
+    (tmp_path / "copy").mkdir()
+    tifffile.imwrite(tmp_path / "copy" / "image.tif", noisy[::-1])
+    again = ["seg", "predict", str(tmp_path / "model"), str(tmp_path / "image.tif"), str(tmp_path / "copy" / "image.tif"),
+             "--out", str(tmp_path / "out"), "--device", "cpu"]
+    assert main(again) == 2
+    assert "image_labels.tif already exists" in capsys.readouterr().err
+    assert main([*again, "--overwrite"]) == 0
+    assert np.array_equal(tifffile.imread(tmp_path / "out" / "image_labels.tif"), predicted)
+    model = SegmentationModel.load(tmp_path / "model", device="cpu")
+    assert np.array_equal(tifffile.imread(tmp_path / "out" / "image_labels-2.tif"), model.predict(noisy[::-1]))
     capsys.readouterr()
     assert main(["seg", "evaluate", str(tmp_path / "model"), str(tmp_path / "image.tif"), "--labels", str(tmp_path / "mask.tif"), "--device", "cpu"]) == 0
     printed = capsys.readouterr().out

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 import tifffile
 
 from ..data.samples import NOISE_LEVELS, noisy_nuclei_2d
+from ..io.model_folder import saved_model_time
+from ..io.outputs import check_output_files, check_output_folder
 from ..n2v import N2VConfig, N2VModel, train_n2v
 from ..n2v.evaluate import denoising_scores
 from .n2v import add_training_options, config_from_args
-from .progress import consume_with_progress
+from .progress import TrainingInterrupted, consume_with_progress, stop_report
 
 DESCRIPTION = """Train Noise2Void on the DSB2018 nuclei sample with added Gaussian noise, denoise it,
 and print PSNR and SSIM against the clean image before and after.
@@ -42,18 +45,25 @@ def denoise_sample(
 
 def _demo(args: argparse.Namespace) -> int:
     out = args.out
-    model_dir = out / "model"
+    model_dir = check_output_folder(out / "model", overwrite=args.overwrite)
+    noisy_path, denoised_path = check_output_files([out / "noisy.tif", out / "denoised.tif"], overwrite=args.overwrite)
+    config = config_from_args(args)
     print(f"Noise2Void on the DSB2018 nuclei sample (512x512) with Gaussian noise sigma {args.sigma:g}")
-    noisy, clean, denoised = denoise_sample(args.sigma, config_from_args(args), model_dir, args.device)
-    tifffile.imwrite(out / "noisy.tif", noisy)
-    tifffile.imwrite(out / "denoised.tif", denoised)
+    saved_before = saved_model_time(model_dir)
+    try:
+        noisy, clean, denoised = denoise_sample(args.sigma, config, model_dir, args.device)
+    except TrainingInterrupted as stop:
+        print(stop_report(stop.last, model_dir, saved_before), file=sys.stderr)
+        return 130
+    tifffile.imwrite(noisy_path, noisy)
+    tifffile.imwrite(denoised_path, denoised)
     before = denoising_scores(clean, noisy, DATA_RANGE)
     after = denoising_scores(clean, denoised, DATA_RANGE)
     print(f"\nAgainst the clean image (data_range {DATA_RANGE:g}):")
     print(f"{'':10}{'PSNR (dB)':>10}{'SSIM':>8}")
     print(f"{'noisy':10}{before['psnr']:10.2f}{before['ssim']:8.3f}")
     print(f"{'denoised':10}{after['psnr']:10.2f}{after['ssim']:8.3f}")
-    print(f"\nmodel: {model_dir}\ndenoised image: {out / 'denoised.tif'}")
+    print(f"\nmodel: {model_dir}\ndenoised image: {denoised_path}")
     return 0
 
 
@@ -67,6 +77,10 @@ def register(subparsers) -> None:
     demo.add_argument(
         "--sigma", type=float, default=40, help=f"noise level on the 0-255 scale; the paper uses {NOISE_LEVELS} (default %(default)s)"
     )
-    demo.add_argument("--out", type=Path, default=Path("denoise2seg-demo"), help="output folder (default ./%(default)s)")
+    demo.add_argument(
+        "--out", type=Path, default=Path("denoise2seg-demo"),
+        help="output folder for model/, noisy.tif and denoised.tif (default ./%(default)s)",
+    )
+    demo.add_argument("--overwrite", action="store_true", help="replace the results of an earlier demo in --out")
     add_training_options(demo, DEMO_DEFAULTS)
     demo.set_defaults(func=_demo)

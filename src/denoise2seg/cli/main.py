@@ -30,9 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # OSError covers what no check beforehand can foresee (a full disk, a folder removed
+    # mid-run); its message names the file.
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, RuntimeError, FloatingPointError) as err:
+    except (ValueError, OSError, RuntimeError, FloatingPointError) as err:
         print(f"denoise2seg: error: {err}", file=sys.stderr)
         return 2
 

@@ -8,8 +8,12 @@ from pathlib import Path
 
 import tifffile
 
+from ..io.model_folder import saved_model_time
+from ..io.outputs import check_output_files, check_output_folder, unique_output_paths
+from ..io.tiff import read_tiffs
 from ..n2v import N2VConfig, N2VModel, train_n2v
-from .progress import consume_with_progress
+from ..validation import check_images, check_training_images
+from .progress import TrainingInterrupted, consume_with_progress, stop_report
 
 _DEFAULTS = N2VConfig()
 
@@ -43,26 +47,19 @@ def config_from_args(args: argparse.Namespace, ndim: int = 2) -> N2VConfig:
     )
 
 
-def read_tiffs(paths: list[Path]) -> list:
-    images = []
-    for path in paths:
-        if not path.is_file():
-            raise FileNotFoundError(f"image file {path} does not exist")
-        try:
-            images.append(tifffile.imread(path))
-        except tifffile.TiffFileError as err:
-            raise ValueError(f"{path} is not a readable TIFF file ({err})") from err
-    return images
-
-
 def _train(args: argparse.Namespace) -> int:
+    check_output_folder(args.out, overwrite=args.overwrite, inputs=args.images)
     config = config_from_args(args, ndim=args.ndim)
-    images = read_tiffs(args.images)
+    images = check_training_images(
+        read_tiffs(args.images), ndim=(config.ndim, config.ndim + 1), min_shape=config.patch_shape,
+        names=[str(p) for p in args.images],
+    )
+    saved_before = saved_model_time(args.out)
     events = train_n2v(images, config, out_dir=args.out, device=args.device)
     try:
         last = consume_with_progress(events, description="N2V training")
-    except KeyboardInterrupt:
-        print(f"training stopped; the model trained so far is in {args.out}", file=sys.stderr)
+    except TrainingInterrupted as stop:
+        print(stop_report(stop.last, args.out, saved_before), file=sys.stderr)
         return 130
     best = f"{last.val_loss:.5g}" if last is not None and last.val_loss is not None else "n/a"
     print(f"model written to {args.out} (best validation loss {best})")
@@ -70,14 +67,15 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    targets = unique_output_paths(args.images, args.out, suffix="_n2v")
+    check_output_files(targets, overwrite=args.overwrite, inputs=[args.model, *args.images])
     model = N2VModel.load(args.model, device=args.device)
-    images = read_tiffs(args.images)
+    ndim = model.config.ndim
+    images = check_images(read_tiffs(args.images), ndim=(ndim, ndim + 1), names=[str(p) for p in args.images])
     args.out.mkdir(parents=True, exist_ok=True)
-    tile_shape = (args.tile,) * model.config.ndim if args.tile else None
-    for path, image in zip(args.images, images):
-        denoised = model.predict(image, tile_shape=tile_shape)
-        target = args.out / f"{path.stem}_n2v.tif"
-        tifffile.imwrite(target, denoised)
+    tile_shape = (args.tile,) * ndim if args.tile else None
+    for path, image, target in zip(args.images, images, targets):
+        tifffile.imwrite(target, model.predict(image, tile_shape=tile_shape))
         print(f"{path} -> {target}")
     return 0
 
@@ -92,7 +90,14 @@ def register(subparsers) -> None:
         description="Train Noise2Void (Krull et al. 2019) on all given noisy images; defaults are the VoidSeg paper's.",
     )
     train.add_argument("images", nargs="+", type=Path, metavar="IMAGES", help="noisy TIFF images (2D, 3D, or stacks)")
-    train.add_argument("--out", type=Path, required=True, metavar="MODEL_DIR", help="model folder to write")
+    train.add_argument(
+        "--out", type=Path, required=True, metavar="MODEL_DIR",
+        help="model folder to write; it must not exist yet or be empty, unless --overwrite is given",
+    )
+    train.add_argument(
+        "--overwrite", action="store_true",
+        help="replace the model in an existing MODEL_DIR (never an input image)",
+    )
     train.add_argument(
         "--ndim", type=int, choices=(2, 3), default=2,
         help="spatial axes of one sample; an image with one more axis is a stack (default %(default)s)",
@@ -103,7 +108,14 @@ def register(subparsers) -> None:
     predict = commands.add_parser("predict", help="denoise TIFF images with a trained Noise2Void model")
     predict.add_argument("model", type=Path, metavar="MODEL_DIR", help="model folder written by 'n2v train'")
     predict.add_argument("images", nargs="+", type=Path, metavar="IMAGES", help="TIFF images to denoise")
-    predict.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for <name>_n2v.tif results")
+    predict.add_argument(
+        "--out", type=Path, required=True, metavar="DIR",
+        help="folder for the results, <name>_n2v.tif; inputs of the same name get <name>_n2v-2.tif, -3, ... "
+        "in the order given",
+    )
+    predict.add_argument(
+        "--overwrite", action="store_true", help="replace existing result files (never an input image or the model)"
+    )
     predict.add_argument("--tile", type=int, default=None, help="tile edge in pixels for large images (default: whole image)")
     predict.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu (default %(default)s)")
     predict.set_defaults(func=_predict)

@@ -1,19 +1,30 @@
-"""A tqdm progress bar fed by training events."""
+"""A tqdm progress bar fed by training events, and what to tell the user when Ctrl-C stops it."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterable
 
 from tqdm import tqdm
 
+from ..io.model_folder import saved_model_time
 from ..training import TrainingEvent
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a training; ``last`` is the last event seen (``None`` before the first)."""
+
+    def __init__(self, last: TrainingEvent | None) -> None:
+        super().__init__()
+        self.last = last
 
 
 def consume_with_progress(events: Iterable[TrainingEvent], description: str = "training") -> TrainingEvent | None:
     """Run a training generator to the end, showing steps, loss and validation loss.
 
     Returns the last event. Ctrl-C stops training; the generator is closed, which
-    saves the last weights, and the interruption is re-raised.
+    saves the last weights, and :class:`TrainingInterrupted` (a ``KeyboardInterrupt``)
+    is raised with the last event seen.
     """
     bar = None
     last = None
@@ -28,6 +39,8 @@ def consume_with_progress(events: Iterable[TrainingEvent], description: str = "t
             elif event.kind == "epoch":
                 val = event.val_loss
             last = event
+    except KeyboardInterrupt as interrupt:
+        raise TrainingInterrupted(last) from interrupt
     finally:
         close = getattr(events, "close", None)
         if close is not None:
@@ -35,3 +48,19 @@ def consume_with_progress(events: Iterable[TrainingEvent], description: str = "t
         if bar is not None:
             bar.close()
     return last
+
+
+def stop_report(last: TrainingEvent | None, out_dir: Path, saved_before: int | None) -> str:
+    """One true sentence on what a training stopped by Ctrl-C left in ``out_dir``.
+
+    ``last`` is the last event seen; ``saved_before`` is
+    :func:`~denoise2seg.io.model_folder.saved_model_time` of ``out_dir`` taken before
+    the training started, so a model left from an earlier run is not taken for this one's.
+    """
+    steps = last.step if last is not None else 0
+    done = f"after {steps} of {last.total_steps} steps" if steps else "before the first step"
+    saved_now = saved_model_time(out_dir)
+    if saved_now is not None and saved_now != saved_before:
+        return f"training stopped {done}; the model trained so far ({steps} steps) is in {out_dir}"
+    previous = " (it still holds the model that was there before)" if saved_before is not None else ""
+    return f"training stopped {done}, before a model was saved: no model from this run is in {out_dir}{previous}"

@@ -6,19 +6,33 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
 import tifffile
 
+from ..io.model_folder import saved_model_time
+from ..io.outputs import check_output_files, check_output_folder, unique_output_paths
+from ..io.tiff import read_tiffs
 from ..metrics import average_precision_dataset, seg_score_dataset
 from ..segmentation import METHODS, SCHEMES, SegmentationConfig, SegmentationModel, train_segmentation
-from .n2v import read_tiffs
-from .progress import consume_with_progress
+from ..validation import check_images, check_label_mask, check_training_images
+from .progress import TrainingInterrupted, consume_with_progress, stop_report
 
 _DEFAULTS = SegmentationConfig()
 
 
+def _names(paths: list[Path]) -> list[str]:
+    return [str(p) for p in paths]
+
+
+def _check_pairs(images: list[Path], labels: list[Path]) -> None:
+    if len(labels) != len(images):
+        raise ValueError(f"got {len(images)} images but {len(labels)} label masks; give one mask per image")
+
+
 def _train(args: argparse.Namespace) -> int:
-    if len(args.labels) != len(args.images):
-        raise ValueError(f"got {len(args.images)} images but {len(args.labels)} label masks; give one mask per image")
+    _check_pairs(args.images, args.labels)
+    inputs = [*args.images, *args.labels, *([args.n2v] if args.n2v is not None else [])]
+    check_output_folder(args.out, overwrite=args.overwrite, inputs=inputs)
     config = SegmentationConfig(
         method=args.method,
         scheme=args.scheme,
@@ -32,13 +46,14 @@ def _train(args: argparse.Namespace) -> int:
         annotation_margin=args.margin,
         seed=args.seed,
     )
-    events = train_segmentation(
-        read_tiffs(args.images), read_tiffs(args.labels), config, n2v_model=args.n2v, out_dir=args.out, device=args.device
-    )
+    images = check_training_images(read_tiffs(args.images), ndim=(2, 3), names=_names(args.images))
+    masks = [check_label_mask(mask, name=str(path)) for path, mask in zip(args.labels, read_tiffs(args.labels))]
+    saved_before = saved_model_time(args.out)
+    events = train_segmentation(images, masks, config, n2v_model=args.n2v, out_dir=args.out, device=args.device)
     try:
         consume_with_progress(events, description=f"{args.method} {args.scheme}")
-    except KeyboardInterrupt:
-        print(f"training stopped; the model trained so far is in {args.out}", file=sys.stderr)
+    except TrainingInterrupted as stop:
+        print(stop_report(stop.last, args.out, saved_before), file=sys.stderr)
         return 130
     model = SegmentationModel.load(args.out, device="cpu")
     thresholds = ", ".join(f"{k} {v:.3g}" for k, v in model.thresholds.items())
@@ -47,26 +62,41 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    targets = unique_output_paths(args.images, args.out, suffix="_labels")
+    check_output_files(targets, overwrite=args.overwrite, inputs=[args.model, *args.images])
     model = SegmentationModel.load(args.model, device=args.device)
+    images = check_images(read_tiffs(args.images), ndim=(2, 3), names=_names(args.images))
     args.out.mkdir(parents=True, exist_ok=True)
     tile_shape = (args.tile, args.tile) if args.tile else None
-    for path, image in zip(args.images, read_tiffs(args.images)):
+    for path, image, target in zip(args.images, images, targets):
         labels = model.predict(image, tile_shape=tile_shape)
-        target = args.out / f"{path.stem}_labels.tif"
         tifffile.imwrite(target, labels)
         print(f"{path} -> {target} ({int(labels.max())} objects)")
     return 0
 
 
+def _ground_truth(path: Path, mask) -> np.ndarray:
+    """A ground-truth mask checked for scoring: whole-number ids and at least one object."""
+    truth = check_label_mask(mask, name=f"ground truth {path}")
+    if not truth.any():
+        raise ValueError(
+            f"ground truth {path} holds no object (every pixel is 0); AP and SEG need labelled objects. "
+            "Check that it is the mask of this image, or leave the pair out"
+        )
+    return truth
+
+
 def _evaluate(args: argparse.Namespace) -> int:
-    if len(args.labels) != len(args.images):
-        raise ValueError(f"got {len(args.images)} images but {len(args.labels)} label masks; give one mask per image")
+    _check_pairs(args.images, args.labels)
+    masks = [_ground_truth(path, mask) for path, mask in zip(args.labels, read_tiffs(args.labels))]
+    images = check_images(read_tiffs(args.images), ndim=(2, 3), names=_names(args.images))
+    for path, image, mask in zip(args.images, images, masks):
+        if mask.shape != image.shape:
+            raise ValueError(f"label mask for {path} has shape {mask.shape}, the image {image.shape}")
     model = SegmentationModel.load(args.model, device=args.device)
     truth, predicted = [], []
-    for path, image, mask in zip(args.images, read_tiffs(args.images), read_tiffs(args.labels)):
+    for path, image, mask in zip(args.images, images, masks):
         labels = model.predict(image)
-        if labels.shape != mask.shape:
-            raise ValueError(f"label mask for {path} has shape {mask.shape}, the image {labels.shape}")
         # A stack is a set of 2D frames, scored frame by frame (not as one 3D volume).
         file_truth = list(mask) if labels.ndim == 3 else [mask]
         file_pred = list(labels) if labels.ndim == 3 else [labels]
@@ -88,7 +118,14 @@ def register(subparsers) -> None:
     train.add_argument("--method", choices=METHODS, default=_DEFAULTS.method, help="default %(default)s")
     train.add_argument("--scheme", choices=SCHEMES, default=_DEFAULTS.scheme, help="default %(default)s")
     train.add_argument("--n2v", type=Path, default=None, help="N2V model folder (needed by every scheme but baseline)")
-    train.add_argument("--out", type=Path, required=True, help="model folder to write")
+    train.add_argument(
+        "--out", type=Path, required=True,
+        help="model folder to write; it must not exist yet or be empty, unless --overwrite is given",
+    )
+    train.add_argument(
+        "--overwrite", action="store_true",
+        help="replace the model in an existing --out folder (never an input, nor the --n2v model)",
+    )
     train.add_argument("--epochs", type=int, default=_DEFAULTS.epochs, help="default %(default)s")
     train.add_argument("--steps", type=int, default=_DEFAULTS.steps_per_epoch, help="steps per epoch (default %(default)s)")
     train.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size, help="default %(default)s")
@@ -106,7 +143,14 @@ def register(subparsers) -> None:
     predict = commands.add_parser("predict", help="segment images with a trained model; writes <name>_labels.tif")
     predict.add_argument("model", type=Path, help="segmentation model folder")
     predict.add_argument("images", nargs="+", type=Path)
-    predict.add_argument("--out", type=Path, required=True, help="folder for the label images")
+    predict.add_argument(
+        "--out", type=Path, required=True,
+        help="folder for the label images, <name>_labels.tif; inputs of the same name get <name>_labels-2.tif, "
+        "-3, ... in the order given",
+    )
+    predict.add_argument(
+        "--overwrite", action="store_true", help="replace existing label images (never an input image or the model)"
+    )
     predict.add_argument("--tile", type=int, default=None, help="tile edge for large images (default: whole image)")
     predict.add_argument("--device", default="auto")
     predict.set_defaults(func=_predict)

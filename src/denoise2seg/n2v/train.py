@@ -12,7 +12,7 @@ from ..data.normalization import PercentileNormalizer
 from ..data.splits import split_validation_strip
 from ..nets import UNet
 from ..training import TrainingEvent, choose_device, run_training
-from ..validation import check_images
+from ..validation import check_training_images
 from .config import N2VConfig
 from .task import N2VPreview, N2VTask
 
@@ -51,18 +51,12 @@ def train_n2v(
         Image denoised for ``"preview"`` events (every ``preview_every`` steps, or at
         the end of each epoch).
 
-    The input is checked before anything trains: wrong dimensions, NaN/inf, an empty
-    list or images smaller than a patch raise ``ValueError``.
+    The input is checked before anything trains: wrong dimensions, NaN/inf, a constant
+    (all-zero, say) image, an empty list or images smaller than a patch raise ``ValueError``.
     """
     config = config or N2VConfig()
-    checked = check_images(images, ndim=(config.ndim, config.ndim + 1))
+    checked = check_training_images(images, ndim=(config.ndim, config.ndim + 1), min_shape=config.patch_shape)
     samples = as_samples(checked, config.ndim)
-    for i, sample in enumerate(samples):
-        if any(s < p for s, p in zip(sample.shape, config.patch_shape)):
-            raise ValueError(
-                f"image {i} of shape {sample.shape} is smaller than the patch shape {config.patch_shape}; "
-                "choose a smaller patch size"
-            )
     if config.seed is not None:
         torch.manual_seed(config.seed)
     normalizer = PercentileNormalizer.fit(samples, config.percentile_low, config.percentile_high)

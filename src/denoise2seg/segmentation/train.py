@@ -13,7 +13,7 @@ from ..data.normalization import PercentileNormalizer
 from ..io.model_folder import load_into, save_model_folder
 from ..n2v import N2VModel
 from ..training import TrainingEvent, choose_device, run_training
-from ..validation import check_image
+from ..validation import check_image, check_training_images
 from .annotations import AnnotatedFrame, collect_annotated_frames, frames_of, split_frames
 from .config import SegmentationConfig
 from .model import SegmentationModel, store_n2v
@@ -92,6 +92,7 @@ def train_segmentation(
     a missing N2V model) raises ``ValueError`` before anything trains.
     """
     config = config or SegmentationConfig()
+    check_training_images(images, ndim=(2, 3))
     if config.uses_n2v and n2v_model is None:
         raise ValueError(
             f"scheme {config.scheme!r} needs a trained N2V model: pass n2v_model (an N2VModel or its model folder), "
