@@ -117,7 +117,7 @@ def main(argv=None) -> None:
 
     started = time.perf_counter()
     seg.panel.train_button.click()
-    wait_until(app, lambda: not seg.panel.running and seg.final_worker is None, args.timeout)
+    wait_until(app, lambda: not seg.panel.running and seg.panel.train_button.isEnabled(), args.timeout)
     seg_s = time.perf_counter() - started
     if seg.model_folder is None:
         raise RuntimeError("segmentation training ended without a model")

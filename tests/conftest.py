@@ -35,3 +35,17 @@ def tiny_n2v_folder(tmp_path_factory, nuclei_crop):
     for _ in train_n2v(nuclei_crop[0], config, out_dir=folder, device="cpu"):
         pass
     return folder
+
+
+PLUGIN = "napari-denoise2seg"
+
+
+@pytest.fixture
+def open_widget():
+    """A function ``open_widget(viewer, display_name)`` that docks a widget of the plugin as *Plugins > denoise2seg* does."""
+
+    def open_(viewer, display_name: str):
+        _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, display_name)
+        return widget
+
+    return open_

@@ -1,43 +1,61 @@
-"""napari itself finds the plugin through its npe2 manifest: samples, dock widgets, reader and writer."""
+"""napari itself finds the plugin through its npe2 manifest: every widget, every sample, the reader and the writer.
+
+The contributions are read from ``napari.yaml``, so a new widget or sample is covered
+without editing this file.
+"""
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 import tifffile
+import yaml
+
+from conftest import PLUGIN
 
 pytestmark = pytest.mark.gui
 
-PLUGIN = "napari-denoise2seg"
+MANIFEST = yaml.safe_load((Path(__file__).parents[1] / "napari.yaml").read_text())
+WIDGETS = [w["display_name"] for w in MANIFEST["contributions"]["widgets"]]
+SAMPLES = [s["key"] for s in MANIFEST["contributions"]["sample_data"]]
+# A laptop screen of 1366 x 768 pixels, less a task bar.
+SCREEN_HEIGHT = 720
 
 
-def test_manifest_is_valid_and_lists_every_widget():
+def test_manifest_is_the_one_napari_loads_and_every_command_resolves():
     from npe2 import PluginManager
 
     manager = PluginManager.instance()
     manager.discover()
     manifest = manager.get_manifest(PLUGIN)
-    widget_names = {w.display_name for w in manifest.contributions.widgets}
-    assert widget_names == {
-        "Train denoiser (N2V)",
-        "Train segmentation",
-        "Predict / export",
-        "CT denoise-pretrain",
-        "Low-dose CT denoise",
-        "Lesion segmentation (LADP)",
-    }
+    assert [w.display_name for w in manifest.contributions.widgets] == WIDGETS
     for command in manifest.contributions.commands:
         module, _, attribute = command.python_name.partition(":")
         assert hasattr(__import__(module, fromlist=[attribute]), attribute), command.python_name
 
 
-def test_sample_and_dock_widget_open_through_napari(make_napari_viewer):
-    from denoise2seg.napari.n2v_widget import N2VWidget
-
+@pytest.mark.parametrize("display_name", WIDGETS)
+def test_every_widget_opens_from_the_plugins_menu_and_fits_a_laptop_screen(make_napari_viewer, display_name):
     viewer = make_napari_viewer()
-    viewer.open_sample(PLUGIN, "nuclei_sigma40")
-    names = [layer.name for layer in viewer.layers]
-    assert any("noisy" in name for name in names) and any(layer.__class__.__name__ == "Labels" for layer in viewer.layers)
-    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Train denoiser (N2V)")
-    assert isinstance(widget, N2VWidget)
+    dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, display_name)
+    assert widget.viewer == viewer  # napari hands widgets a proxy of the viewer
+    assert dock.minimumSizeHint().height() <= SCREEN_HEIGHT, f"{display_name} needs {dock.minimumSizeHint().height()} px"
+
+
+def test_the_voidseg_widgets_docked_together_fit_a_laptop_screen(make_napari_viewer):
+    viewer = make_napari_viewer()
+    for display_name in ("Train denoiser (N2V)", "Train segmentation", "Predict / export"):
+        viewer.window.add_plugin_dock_widget(PLUGIN, display_name)
+    window = viewer.window._qt_window
+    assert window.minimumSizeHint().height() <= SCREEN_HEIGHT
+    assert window.minimumSize().height() <= SCREEN_HEIGHT
+
+
+@pytest.mark.parametrize("key", SAMPLES)
+def test_every_sample_opens_through_napari(make_napari_viewer, key):
+    viewer = make_napari_viewer()
+    viewer.open_sample(PLUGIN, key)
+    assert len(viewer.layers) >= 1 and all(np.asarray(layer.data).size > 0 for layer in viewer.layers)
 
 
 def test_reader_and_writer_are_used_by_napari(make_napari_viewer, tmp_path):

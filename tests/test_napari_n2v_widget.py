@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 
 from denoise2seg.n2v import N2VModel
-from denoise2seg.napari.n2v_widget import DENOISED_LAYER, N2VWidget, current_n2v_folder
+from denoise2seg.napari.n2v_widget import DENOISED_LAYER, current_n2v_folder
 from denoise2seg.napari.sample_data import nuclei_sigma20
 
 pytestmark = pytest.mark.gui
+N2V = "Train denoiser (N2V)"
 
 
 def set_tiny(widget, epochs=2, steps=10):
@@ -21,12 +22,11 @@ def set_tiny(widget, epochs=2, steps=10):
     widget.device_combo.setCurrentText("cpu")
 
 
-def test_training_shows_a_changing_denoised_layer_and_writes_a_model(make_napari_viewer, qtbot, tmp_path):
+def test_training_shows_a_changing_denoised_layer_and_writes_a_model(make_napari_viewer, open_widget, qtbot, tmp_path):
     viewer = make_napari_viewer()
     for data, kwargs, layer_type in nuclei_sigma20():
         viewer._add_layer_from_data(data[:128, :128], kwargs, layer_type)
-    widget = N2VWidget(viewer)
-    qtbot.addWidget(widget)
+    widget = open_widget(viewer, N2V)
     widget.image_list.select("DSB sigma 20 noisy")
     set_tiny(widget)
     previews = []
@@ -51,19 +51,38 @@ def test_training_shows_a_changing_denoised_layer_and_writes_a_model(make_napari
     saved = widget.save_model(tmp_path / "saved")
     viewer.layers.remove(DENOISED_LAYER)
     widget.load_model(saved)
-    qtbot.waitUntil(lambda: widget.predict_worker is None, timeout=30_000)
+    qtbot.waitUntil(lambda: DENOISED_LAYER in viewer.layers and widget.load_button.isEnabled(), timeout=30_000)
     expected = N2VModel.load(saved, device="cpu").predict(viewer.layers["DSB sigma 20 noisy"].data)
     np.testing.assert_allclose(viewer.layers[DENOISED_LAYER].data, expected, rtol=1e-4, atol=1e-3)
 
 
-def test_wrong_layer_shows_an_error_and_changes_nothing(make_napari_viewer, qtbot, error_messages):
+def test_wrong_layer_shows_an_error_and_changes_nothing(make_napari_viewer, open_widget, error_messages):
     viewer = make_napari_viewer()
     viewer.add_image(np.zeros((2, 3, 64, 64), np.float32), name="4d")
-    widget = N2VWidget(viewer)
-    qtbot.addWidget(widget)
+    widget = open_widget(viewer, N2V)
     widget.image_list.select("4d")
     widget.panel.train_button.click()
 
     assert any("4d" in m and "expected a 2D image" in m for m in error_messages())
     assert not widget.panel.running and widget.panel.train_button.isEnabled()
     assert [layer.name for layer in viewer.layers] == ["4d"] and widget.model_folder is None
+
+
+def test_preview_lies_on_its_frame_and_pixels(make_napari_viewer, open_widget, qtbot, nuclei_crop):
+    """A stack with a pixel size of 0.5 and an offset: the preview is drawn on the frame under the slider, at scale."""
+    viewer = make_napari_viewer()
+    noisy = nuclei_crop[0]
+    stack = viewer.add_image(np.stack([noisy, noisy[::-1], noisy[:, ::-1]]), name="stack", scale=(2.0, 0.5, 0.5), translate=(0, 10, 20))
+    viewer.dims.set_point(0, 2.0)  # frame 1 of the stack (world coordinate 2)
+    widget = open_widget(viewer, N2V)
+    set_tiny(widget, epochs=1, steps=5)
+    widget.panel.train_button.click()
+    qtbot.waitUntil(lambda: not widget.panel.running, timeout=60_000)
+
+    denoised = viewer.layers[DENOISED_LAYER]
+    # one frame, translated onto frame 1: the other frames show no preview
+    assert denoised.data.shape == (1, 128, 128)
+    assert tuple(denoised.scale) == pytest.approx(tuple(stack.scale))
+    assert tuple(denoised.translate) == pytest.approx((2.0, 10.0, 20.0))
+    expected = N2VModel.load(widget.model_folder, device="cpu", which="last").predict(noisy[::-1])
+    np.testing.assert_allclose(denoised.data[0], expected, rtol=1e-4, atol=1e-3)

@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 
 from denoise2seg.napari.n2v_widget import _N2V_FOLDERS
-from denoise2seg.napari.segmentation_widget import SEGMENTATION_LAYER, SegmentationWidget
+from denoise2seg.napari.layer_choice import NO_LAYER
+from denoise2seg.napari.segmentation_widget import SEGMENTATION_LAYER
 from denoise2seg.segmentation import SegmentationModel
 
 pytestmark = pytest.mark.gui
+SEGMENTATION = "Train segmentation"
 
 
 @pytest.fixture
@@ -23,9 +25,8 @@ def painted(make_napari_viewer, nuclei_crop, tiny_n2v_folder):
     return viewer
 
 
-def make_widget(viewer, qtbot, method="U-Net (3-class)", epochs=2, steps=15):
-    widget = SegmentationWidget(viewer)
-    qtbot.addWidget(widget)
+def make_widget(viewer, method="U-Net (3-class)", epochs=2, steps=15):
+    _, widget = viewer.window.add_plugin_dock_widget("napari-denoise2seg", SEGMENTATION)
     widget.method_combo.setCurrentText(method)
     widget.patch_spin.setValue(32)
     widget.epochs_spin.setValue(epochs)
@@ -40,13 +41,18 @@ def make_widget(viewer, qtbot, method="U-Net (3-class)", epochs=2, steps=15):
     return widget
 
 
+def finished(widget) -> bool:
+    """Training ended and the trained model's segmentation is shown (the Train button is enabled again)."""
+    return not widget.panel.running and widget.panel.train_button.isEnabled()
+
+
 def test_every_unet_scheme_trains_and_shows_objects(painted, qtbot):
-    widget = make_widget(painted, qtbot)
+    widget = make_widget(painted)
     assert widget.labels_combo.currentText() == "my labels"
     for scheme in ("baseline", "sequential", "finetune", "finetune-sequential"):
         widget.scheme_combo.setCurrentText(scheme)
         widget.panel.train_button.click()
-        qtbot.waitUntil(lambda: not widget.panel.running and widget.final_worker is None, timeout=60_000)
+        qtbot.waitUntil(lambda: finished(widget), timeout=60_000)
         assert widget.panel.runner.error is None, f"{scheme}: {widget.panel.runner.error}"
         live = painted.layers[SEGMENTATION_LAYER]
         assert live.data.shape == (128, 128) and live.data.max() > 0, f"{scheme}: no objects in the live layer"
@@ -55,26 +61,26 @@ def test_every_unet_scheme_trains_and_shows_objects(painted, qtbot):
 
 
 def test_stardist_sequential_trains_and_finetune_is_disabled(painted, qtbot):
-    widget = make_widget(painted, qtbot, method="StarDist", epochs=2, steps=15)
+    widget = make_widget(painted, method="StarDist", epochs=2, steps=15)
     enabled = {s: widget.scheme_combo.model().item(i).isEnabled() for i, s in enumerate(("baseline", "sequential", "finetune", "finetune-sequential"))}
     assert enabled == {"baseline": True, "sequential": True, "finetune": False, "finetune-sequential": False}
     widget.scheme_combo.setCurrentText("sequential")
     widget.panel.train_button.click()
-    qtbot.waitUntil(lambda: not widget.panel.running and widget.final_worker is None, timeout=60_000)
+    qtbot.waitUntil(lambda: finished(widget), timeout=60_000)
     assert widget.panel.runner.error is None
     assert SEGMENTATION_LAYER in painted.layers and painted.layers[SEGMENTATION_LAYER].data.shape == (128, 128)
     assert SegmentationModel.load(widget.model_folder, device="cpu").config.method == "stardist"
 
 
 def test_stop_keeps_a_usable_model(painted, qtbot):
-    widget = make_widget(painted, qtbot, epochs=100, steps=10)
+    widget = make_widget(painted, epochs=100, steps=10)
     steps = []
     on_event = widget._on_event
     widget._on_event = lambda e: (steps.append(e.step), on_event(e))
     widget.panel.train_button.click()
     qtbot.waitUntil(lambda: len(steps) >= 15, timeout=60_000)
     widget.panel.stop_button.click()
-    qtbot.waitUntil(lambda: not widget.panel.running and widget.final_worker is None, timeout=30_000)
+    qtbot.waitUntil(lambda: finished(widget), timeout=30_000)
 
     assert widget.panel.runner.stopped and steps[-1] < 1000
     labels = SegmentationModel.load(widget.model_folder, device="cpu").predict(painted.layers["noisy"].data)
@@ -83,7 +89,7 @@ def test_stop_keeps_a_usable_model(painted, qtbot):
 
 def test_labels_of_another_shape_show_an_error_and_change_nothing(painted, qtbot, error_messages):
     painted.add_labels(np.zeros((50, 60), np.int32), name="wrong")
-    widget = make_widget(painted, qtbot)
+    widget = make_widget(painted)
     widget.labels_combo.setCurrentText("wrong")
     layers_before = [layer.name for layer in painted.layers]
     widget.panel.train_button.click()
@@ -91,3 +97,16 @@ def test_labels_of_another_shape_show_an_error_and_change_nothing(painted, qtbot
     assert any("'wrong' has shape (50, 60)" in m for m in error_messages())
     assert not widget.panel.running and widget.panel.train_button.isEnabled()
     assert [layer.name for layer in painted.layers] == layers_before and widget.model_folder is None
+
+
+def test_the_samples_ground_truth_is_never_preselected_as_annotations(make_napari_viewer, error_messages):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-denoise2seg", "nuclei_sigma40")
+    widget = make_widget(viewer)
+    assert widget.labels_combo.currentText() == NO_LAYER
+    widget.panel.train_button.click()
+    assert not widget.panel.running
+    assert any("DSB sigma 40 mask" in m and "ground truth" in m for m in error_messages())
+
+    viewer.add_labels(np.zeros(viewer.layers["DSB sigma 40 noisy"].data.shape, np.int32), name="Labels")
+    assert widget.labels_combo.currentText() == "Labels"

@@ -1,10 +1,22 @@
-"""Small form controls shared by the plugin's widgets."""
+"""Small form controls shared by the plugin's widgets: number boxes, the device choice, collapsible
+advanced settings and a scrolling body, so that every widget fits a 1366x768 laptop screen."""
 
 from __future__ import annotations
 
-from qtpy.QtWidgets import QComboBox, QSpinBox
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QFrame,
+    QScrollArea,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-DEVICES = ("auto", "cuda", "cpu")
+DEVICES = ("auto", "cuda", "mps", "cpu")
 
 
 def spin_box(value: int, low: int, high: int, step: int = 1) -> QSpinBox:
@@ -16,8 +28,64 @@ def spin_box(value: int, low: int, high: int, step: int = 1) -> QSpinBox:
     return box
 
 
+def learning_rate_box(value: float) -> QDoubleSpinBox:
+    """A learning-rate box: six decimals, from 1e-6 to 1, steps of 1e-4."""
+    box = QDoubleSpinBox()
+    box.setDecimals(6)
+    box.setRange(1e-6, 1.0)
+    box.setSingleStep(1e-4)
+    box.setValue(value)
+    return box
+
+
 def device_combo() -> QComboBox:
-    """A choice of compute device: ``auto`` (CUDA, then MPS, then CPU), ``cuda`` or ``cpu``."""
+    """A choice of compute device: ``auto`` (CUDA, then MPS, then CPU), ``cuda``, ``mps`` or ``cpu``."""
     combo = QComboBox()
     combo.addItems(DEVICES)
     return combo
+
+
+class Collapsible(QWidget):
+    """A titled section whose form (:attr:`form`) is hidden until its title button is clicked."""
+
+    def __init__(self, title: str = "Advanced settings", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.toggle = QToolButton()
+        self.toggle.setText(title)
+        self.toggle.setCheckable(True)
+        self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.toggle.toggled.connect(self.set_expanded)
+        self.body = QWidget()
+        self.form = QFormLayout(self.body)
+        self.form.setContentsMargins(12, 0, 0, 0)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.toggle)
+        layout.addWidget(self.body)
+        self.set_expanded(False)
+
+    def set_expanded(self, expanded: bool) -> None:
+        """Show or hide the section's settings."""
+        self.body.setVisible(expanded)
+        self.toggle.setArrowType(Qt.ArrowType.DownArrow if expanded else Qt.ArrowType.RightArrow)
+        if self.toggle.isChecked() != expanded:
+            self.toggle.setChecked(expanded)
+
+
+def scrolling_layout(widget: QWidget) -> QVBoxLayout:
+    """Give ``widget`` a scroll area and return the layout of the scrolled body.
+
+    A dock widget taller than the window is scrolled instead of forcing the viewer's
+    window to be taller than the screen.
+    """
+    body = QWidget()
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setWidget(body)
+    outer = QVBoxLayout(widget)
+    outer.setContentsMargins(0, 0, 0, 0)
+    outer.addWidget(scroll)
+    return QVBoxLayout(body)

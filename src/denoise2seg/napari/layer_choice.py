@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import napari
 import numpy as np
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QAbstractItemView, QComboBox, QListWidget, QListWidgetItem
 
 NO_LAYER = "(none)"
+# Edge in pixels of the window a live preview predicts (the middle of the view).
+PREVIEW_SIZE = 512
+# Layer metadata key and value of a layer that came with the data as its ground truth.
+ROLE_KEY = "denoise2seg_role"
+GROUND_TRUTH = "ground truth"
+
+
+def is_ground_truth(layer) -> bool:
+    """True for a layer that came with sample data as its ground truth (never offered as annotations by default)."""
+    return layer.metadata.get(ROLE_KEY) == GROUND_TRUTH
 
 
 class LayerList(QListWidget):
     """A multi-selection list of the viewer's layers of one type (``napari.layers.Image`` by default).
 
     The list follows layers being added, removed or renamed; the selection is kept by
-    name. :meth:`chosen` returns the selected layers (all listed layers when only one
-    exists and nothing is selected).
+    name. :meth:`chosen` returns the selected layers; when nothing is selected, the one
+    listed layer that did not come with the data as its ground truth, if there is
+    exactly one.
     """
 
     def __init__(self, viewer: napari.Viewer, layer_type=napari.layers.Image, *, exclude: tuple[str, ...] = ()) -> None:
@@ -48,36 +61,78 @@ class LayerList(QListWidget):
 
     def chosen(self) -> list:
         names = self.selected_names()
-        if not names and self.count() == 1:
-            names = [self.item(0).text()]
+        if not names:
+            listed = [self.item(i).text() for i in range(self.count())]
+            candidates = [n for n in listed if n in self.viewer.layers and not is_ground_truth(self.viewer.layers[n])]
+            names = candidates if len(candidates) == 1 else []
         return [self.viewer.layers[name] for name in names if name in self.viewer.layers]
 
 
 class LayerCombo(QComboBox):
-    """A single-choice box of the viewer's layers of one type, with an optional ``(none)`` entry."""
+    """A single-choice box of the viewer's layers of one type, with an optional ``(none)`` entry.
 
-    def __init__(self, viewer: napari.Viewer, layer_type=napari.layers.Labels, *, optional: bool = False, exclude: tuple[str, ...] = ()) -> None:
+    The box follows layers being added, removed or reordered. A layer the user picked
+    stays chosen while it exists; otherwise the box shows its default: the first layer
+    for which ``prefer(layer)`` is true and that is not chosen in ``distinct_from``, or
+    ``(none)`` when ``optional`` and no layer fits (without ``prefer``/``distinct_from``
+    an optional box defaults to ``(none)``; a required one to its first layer).
+    """
+
+    def __init__(
+        self,
+        viewer: napari.Viewer,
+        layer_type=napari.layers.Labels,
+        *,
+        optional: bool = False,
+        exclude: tuple[str, ...] = (),
+        prefer: Callable[[napari.layers.Layer], bool] | None = None,
+        distinct_from: "LayerCombo | None" = None,
+    ) -> None:
         super().__init__()
         self.viewer = viewer
         self.layer_type = layer_type
         self.optional = optional
         self.exclude = exclude
+        self.prefer = prefer
+        self.distinct_from = distinct_from
+        self._user_choice: str | None = None
+        self.textActivated.connect(self._on_user_choice)
         for emitter in (viewer.layers.events.inserted, viewer.layers.events.removed, viewer.layers.events.reordered):
             emitter.connect(self.refresh)
         self.refresh()
 
+    def _on_user_choice(self, name: str) -> None:
+        self._user_choice = name
+
+    def names(self) -> list[str]:
+        """The names of the layers this box offers."""
+        return [layer.name for layer in self.viewer.layers if isinstance(layer, self.layer_type) and layer.name not in self.exclude]
+
+    def _default(self, names: list[str]) -> str:
+        taken = self.distinct_from.currentText() if self.distinct_from is not None else None
+        fitting = [n for n in names if n != taken and (self.prefer is None or self.prefer(self.viewer.layers[n]))]
+        if fitting and (not self.optional or self.prefer is not None or self.distinct_from is not None):
+            return fitting[0]
+        if self.optional or not names:
+            return NO_LAYER
+        return names[0]
+
     def refresh(self, *_args) -> None:
-        current = self.currentText()
+        names = self.names()
+        chosen = self._user_choice
+        wanted = chosen if chosen in names or (chosen == NO_LAYER and self.optional) else self._default(names)
         self.blockSignals(True)
         self.clear()
         if self.optional:
             self.addItem(NO_LAYER)
-        for layer in self.viewer.layers:
-            if isinstance(layer, self.layer_type) and layer.name not in self.exclude:
-                self.addItem(layer.name)
-        index = self.findText(current, Qt.MatchFlag.MatchExactly)
-        self.setCurrentIndex(max(index, 0))
+        self.addItems(names)
+        self.setCurrentIndex(max(self.findText(wanted, Qt.MatchFlag.MatchExactly), 0))
         self.blockSignals(False)
+
+    def setCurrentText(self, text: str) -> None:  # noqa: N802 (Qt naming)
+        """Choose the layer ``text`` and keep it while it exists."""
+        self._user_choice = text
+        super().setCurrentText(text)
 
     def chosen(self):
         name = self.currentText()
@@ -104,22 +159,89 @@ def images_of(layers: list, *, what: str = "image") -> list[np.ndarray]:
     return arrays
 
 
-def current_frame(viewer: napari.Viewer, image: np.ndarray) -> np.ndarray:
-    """The 2D frame of ``image`` shown in the viewer (the frame under the time/z slider for a stack)."""
-    if image.ndim == 2:
-        return image
-    step = viewer.dims.current_step
-    index = step[-3] if len(step) >= 3 else 0
-    return image[int(np.clip(index, 0, image.shape[0] - 1))]
+def frame_index(viewer: napari.Viewer, layer) -> int:
+    """The index along the first axis of a stack layer ``(T, Y, X)`` under the viewer's slider (0 for a 2D layer)."""
+    if layer.ndim < 3:
+        return 0
+    point = layer.world_to_data(viewer.dims.point[-layer.ndim :])
+    return int(np.clip(np.round(point[0]), 0, layer.data.shape[0] - 1))
 
 
-def show_result(viewer: napari.Viewer, name: str, data: np.ndarray, layer_type: str = "image", **kwargs):
-    """Put ``data`` into the layer called ``name`` (replaced when its shape changes), or add it; return the layer."""
+def visible_window(viewer: napari.Viewer, layer, shape: tuple[int, int], size: int = PREVIEW_SIZE) -> tuple[slice, slice]:
+    """At most ``size`` x ``size`` pixels of a 2D frame of ``shape``, centred on the middle of the view.
+
+    Live previews predict this window only, so their cost does not grow with the image.
+    """
+    centre = np.asarray(viewer.dims.point[-layer.ndim :], dtype=float)
+    centre[-2:] = viewer.camera.center[-2:]
+    y, x = layer.world_to_data(centre)[-2:]
+    window = []
+    for middle, extent in zip((y, x), shape):
+        length = min(size, extent)
+        start = int(np.clip(round(middle - length / 2), 0, extent - length))
+        window.append(slice(start, start + length))
+    return tuple(window)
+
+
+def preview_crop(viewer: napari.Viewer, layer, image: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
+    """The part of ``image`` (the data of ``layer``) a live preview predicts, and where it lies.
+
+    Returns the visible window of the frame under the slider (2D) and its pixel offset
+    in the layer, ``(t, y0, x0)`` for a stack or ``(y0, x0)`` for a 2D image, for
+    :func:`show_result`'s ``offset``.
+    """
+    frame_at = frame_index(viewer, layer)
+    frame = image[frame_at] if image.ndim == 3 else image
+    rows, cols = visible_window(viewer, layer, frame.shape)
+    origin = (rows.start, cols.start)
+    return frame[rows, cols], ((frame_at, *origin) if image.ndim == 3 else origin)
+
+
+def placement(source, ndim: int, offset: tuple[int, ...] = ()) -> dict:
+    """``scale``, ``translate`` (and the scanner ``affine`` metadata) for a result of ``ndim`` axes drawn on ``source``.
+
+    The result takes the scale of the source's last ``ndim`` axes and its translate,
+    moved by ``offset`` pixels on the last ``len(offset)`` axes (a frame index, a crop's
+    origin), so that it lies exactly on the pixels it was computed from.
+    """
+    scale = np.ones(ndim)
+    translate = np.zeros(ndim)
+    common = min(ndim, source.ndim)
+    scale[ndim - common :] = np.asarray(source.scale)[source.ndim - common :]
+    translate[ndim - common :] = np.asarray(source.translate)[source.ndim - common :]
+    if offset:
+        translate[ndim - len(offset) :] += np.asarray(offset, dtype=float) * scale[ndim - len(offset) :]
+    extra = {"metadata": {"affine": source.metadata["affine"]}} if "affine" in source.metadata else {}
+    return {"scale": tuple(scale), "translate": tuple(translate), **extra}
+
+
+def show_result(
+    viewer: napari.Viewer,
+    name: str,
+    data: np.ndarray,
+    layer_type: str = "image",
+    *,
+    source=None,
+    offset: tuple[int, ...] = (),
+    **kwargs,
+):
+    """Put ``data`` into the layer called ``name`` (replaced when its shape or type changes), or add it; return the layer.
+
+    With ``source`` (the layer the result was computed from) the result is drawn on it:
+    same scale and translate, moved by ``offset`` pixels (see :func:`placement`). A 2D
+    result of one frame of a stack is given as ``data[None]`` with the frame index as the
+    first ``offset``, so that it shows on that frame only.
+    """
+    if source is not None:
+        kwargs = {**placement(source, data.ndim, offset), **kwargs}
+    wanted = napari.layers.Labels if layer_type == "labels" else napari.layers.Image
     if name in viewer.layers:
         layer = viewer.layers[name]
-        wanted = napari.layers.Labels if layer_type == "labels" else napari.layers.Image
         if layer.data.shape == data.shape and type(layer) is wanted:
             layer.data = data
+            for key in ("scale", "translate"):
+                if key in kwargs:
+                    setattr(layer, key, kwargs[key])
             if layer_type == "image":
                 # Early previews span another range than later ones, so rescale the display each time.
                 layer.contrast_limits = display_range(data)
@@ -127,7 +249,7 @@ def show_result(viewer: napari.Viewer, name: str, data: np.ndarray, layer_type: 
         viewer.layers.remove(name)
     if layer_type == "labels":
         return viewer.add_labels(data, name=name, **kwargs)
-    return viewer.add_image(data, name=name, contrast_limits=display_range(data), **kwargs)
+    return viewer.add_image(data, name=name, **{"contrast_limits": display_range(data), **kwargs})
 
 
 def display_range(image: np.ndarray) -> tuple[float, float]:

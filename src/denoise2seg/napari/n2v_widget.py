@@ -9,15 +9,15 @@ from dataclasses import fields
 from pathlib import Path
 
 import napari
-from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtWidgets import QFileDialog, QFormLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QFileDialog, QFormLayout, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from ..io.model_folder import ModelFolderError
 from ..n2v import N2VConfig, N2VModel, train_n2v
 from ..training import TrainingEvent
-from .controls import device_combo, spin_box
-from .layer_choice import LayerList, current_frame, images_of, show_result
+from .background import start_worker
+from .controls import Collapsible, device_combo, scrolling_layout, spin_box
+from .layer_choice import LayerList, images_of, preview_crop, show_result
 from .training_panel import TrainingPanel
 
 DENOISED_LAYER = "denoised"
@@ -39,8 +39,9 @@ class N2VWidget(QWidget):
     lower epochs/steps for a quick run on a CPU. Training writes the model folder shown
     in "Model folder" (a new folder when empty); "Save as..." copies it elsewhere,
     "Load..." picks an existing one and denoises the chosen layer with it. While
-    training, the image under the time/z slider of the first chosen layer is denoised
-    every "Preview every" steps into the ``denoised`` layer.
+    training, the middle of the view (at most 512 x 512 pixels) of the frame under the
+    slider of the first chosen layer is denoised every "Preview every" steps into the
+    ``denoised`` layer, drawn on those pixels.
     """
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
@@ -48,7 +49,8 @@ class N2VWidget(QWidget):
         self.viewer = napari_viewer
         self.model_folder: Path | None = None
         self._training_folder: Path | None = None
-        self.predict_worker = None
+        # The layer and pixel offset of the running preview, to draw it on its source pixels.
+        self._preview_at: tuple = (None, ())
         self.image_list = LayerList(napari_viewer, exclude=(DENOISED_LAYER,))
         self.patch_spin = spin_box(_DEFAULTS["patch_size"] or 64, 8, 512, 8)
         self.epochs_spin = spin_box(_DEFAULTS["epochs"], 1, 10_000)
@@ -67,22 +69,27 @@ class N2VWidget(QWidget):
         self.panel = TrainingPanel("Train", title="N2V training")
         self.panel.train_button.clicked.connect(self.train)
 
+        self.advanced = Collapsible()
+        for label, control in (
+            ("Patch size", self.patch_spin),
+            ("Batch size", self.batch_spin),
+            ("U-Net depth", self.depth_spin),
+            ("U-Net filters", self.filters_spin),
+            ("Preview every (steps)", self.preview_spin),
+        ):
+            self.advanced.form.addRow(label, control)
         form = QFormLayout()
         form.addRow("Images", self.image_list)
-        form.addRow("Patch size", self.patch_spin)
         form.addRow("Epochs", self.epochs_spin)
         form.addRow("Steps per epoch", self.steps_spin)
-        form.addRow("Batch size", self.batch_spin)
-        form.addRow("U-Net depth", self.depth_spin)
-        form.addRow("U-Net filters", self.filters_spin)
-        form.addRow("Preview every (steps)", self.preview_spin)
         form.addRow("Device", self.device_combo)
         form.addRow("Model folder", self.folder_label)
         folder_buttons = QHBoxLayout()
         folder_buttons.addWidget(self.save_button)
         folder_buttons.addWidget(self.load_button)
-        layout = QVBoxLayout(self)
+        layout = scrolling_layout(self)
         layout.addLayout(form)
+        layout.addWidget(self.advanced)
         layout.addLayout(folder_buttons)
         layout.addWidget(self.panel)
         layout.addStretch()
@@ -109,7 +116,8 @@ class N2VWidget(QWidget):
             show_error(f"N2V: {err}")
             return
         folder = Path(tempfile.mkdtemp(prefix="n2v-model-"))
-        preview = current_frame(self.viewer, images[0])
+        preview, offset = preview_crop(self.viewer, layers[0], images[0])
+        self._preview_at = (layers[0], offset)
         device = self.device_combo.currentText()
         preview_every = self.preview_spin.value()
         self._training_folder = folder
@@ -123,9 +131,14 @@ class N2VWidget(QWidget):
 
     def _on_event(self, event: TrainingEvent) -> None:
         if event.kind == "preview" and event.preview is not None:
-            show_result(self.viewer, DENOISED_LAYER, event.preview, colormap="gray")
+            self._show_denoised(event.preview)
         elif event.kind == "checkpoint" and self.model_folder != self._training_folder:
             self._set_model_folder(self._training_folder)
+
+    def _show_denoised(self, denoised) -> None:
+        source, offset = self._preview_at
+        frame = denoised[None] if len(offset) == 3 else denoised
+        show_result(self.viewer, DENOISED_LAYER, frame, source=source, offset=offset, colormap="gray")
 
     def _on_finished(self) -> None:
         if self._training_folder is not None and (self._training_folder / "config.json").is_file():
@@ -148,21 +161,15 @@ class N2VWidget(QWidget):
         return destination
 
     def load_model(self, folder: str | Path) -> None:
-        """Use the N2V model folder ``folder`` and denoise the chosen layer's shown frame into ``denoised``."""
+        """Use the N2V model folder ``folder`` and denoise the middle of the view of the chosen layer into ``denoised``."""
         model = N2VModel.load(folder, device=self.device_combo.currentText())
         self._set_model_folder(Path(folder))
         layers = self.image_list.chosen()
         if not layers:
             return
-        frame = current_frame(self.viewer, images_of(layers[:1])[0])
-        self.predict_worker = thread_worker(model.predict, start_thread=False, ignore_errors=True)(frame)
-        self.predict_worker.returned.connect(lambda denoised: show_result(self.viewer, DENOISED_LAYER, denoised, colormap="gray"))
-        self.predict_worker.errored.connect(lambda err: show_error(f"N2V denoising failed: {err}"))
-        self.predict_worker.finished.connect(self._on_predict_finished)
-        self.predict_worker.start()
-
-    def _on_predict_finished(self) -> None:
-        self.predict_worker = None
+        crop, offset = preview_crop(self.viewer, layers[0], images_of(layers[:1])[0])
+        self._preview_at = (layers[0], offset)
+        start_worker(model.predict, crop, on_returned=self._show_denoised, title="N2V denoising", busy=self.load_button)
 
     def _on_save(self) -> None:
         destination = QFileDialog.getExistingDirectory(self, "Save the N2V model folder into (an empty folder)")

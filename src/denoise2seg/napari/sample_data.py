@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from ..data.samples import noisy_nuclei_2d
 from ..data.synthetic_nuclei import synthetic_nuclei as render_synthetic_nuclei
+from .layer_choice import GROUND_TRUTH, ROLE_KEY
 
 
 def _nuclei_layers(noisy, clean, labels, title: str) -> list[tuple]:
+    # The clean image and the mask are the sample's ground truth, for comparing and scoring:
+    # widgets never choose them by default.
+    truth = {"metadata": {ROLE_KEY: GROUND_TRUTH}}
     return [
-        (clean, {"name": f"{title} clean", "colormap": "gray", "visible": False}, "image"),
+        (clean, {"name": f"{title} clean", "colormap": "gray", "visible": False, **truth}, "image"),
         (noisy, {"name": f"{title} noisy", "colormap": "gray"}, "image"),
-        (labels, {"name": f"{title} mask", "opacity": 0.5, "visible": False}, "labels"),
+        (labels, {"name": f"{title} mask", "opacity": 0.5, "visible": False, **truth}, "labels"),
     ]
 
 

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import napari
 import numpy as np
-from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error
-from qtpy.QtWidgets import QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
 
 from ..segmentation import SCHEMES, SegmentationConfig, SegmentationModel, train_segmentation
 from ..segmentation.config import FINETUNE_SCHEMES
 from ..training import TrainingEvent
-from .layer_choice import LayerCombo, LayerList, current_frame, images_of, show_result
-from .controls import device_combo, spin_box
+from .background import start_worker
+from .controls import Collapsible, device_combo, learning_rate_box, scrolling_layout, spin_box
+from .layer_choice import LayerCombo, LayerList, images_of, is_ground_truth, preview_crop, show_result
 from .n2v_widget import current_n2v_folder
 from .training_panel import TrainingPanel
 
@@ -51,10 +51,12 @@ class SegmentationWidget(QWidget):
     ``baseline`` use an N2V model: the one trained or loaded last in this viewer's N2V
     widget, or a folder. The ``finetune`` schemes start from the N2V weights and exist
     for the U-Net only. Settings start at the paper defaults
-    (:class:`~denoise2seg.segmentation.SegmentationConfig`). While training, the frame
-    under the slider of the first image is segmented into the ``segmentation`` layer;
-    Stop keeps the best model saved so far. When training ends, the saved model (best
-    weights, tuned thresholds) segments that frame once more in the same layer.
+    (:class:`~denoise2seg.segmentation.SegmentationConfig`). A Labels layer that came
+    with sample data as its ground truth is never chosen as annotations by default. While
+    training, the middle of the view (at most 512 x 512 pixels) of the frame under the
+    slider of the first image is segmented into the ``segmentation`` layer, drawn on
+    those pixels; Stop keeps the best model saved so far. When training ends, the saved
+    model (best weights, tuned thresholds) segments that region once more.
     """
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
@@ -62,10 +64,12 @@ class SegmentationWidget(QWidget):
         self.viewer = napari_viewer
         self.model_folder: Path | None = None
         self._training_folder: Path | None = None
-        self._preview_frame: np.ndarray | None = None
-        self.final_worker = None
+        # The region segmented live: its pixels, source layer and offset in that layer.
+        self._preview: tuple = (None, None, ())
         self.image_list = LayerList(napari_viewer)
-        self.labels_combo = LayerCombo(napari_viewer, napari.layers.Labels, exclude=(SEGMENTATION_LAYER,))
+        self.labels_combo = LayerCombo(
+            napari_viewer, napari.layers.Labels, optional=True, exclude=(SEGMENTATION_LAYER,), prefer=lambda layer: not is_ground_truth(layer)
+        )
         self.method_combo = QComboBox()
         self.method_combo.addItems(METHOD_NAMES)
         self.scheme_combo = QComboBox()
@@ -79,11 +83,7 @@ class SegmentationWidget(QWidget):
         self.epochs_spin = spin_box(_DEFAULTS["epochs"], 1, 10_000)
         self.steps_spin = spin_box(_DEFAULTS["steps_per_epoch"], 1, 100_000)
         self.batch_spin = spin_box(_DEFAULTS["batch_size"], 1, 1024)
-        self.lr_spin = QDoubleSpinBox()
-        self.lr_spin.setDecimals(6)
-        self.lr_spin.setRange(1e-6, 1.0)
-        self.lr_spin.setSingleStep(1e-4)
-        self.lr_spin.setValue(_DEFAULTS["learning_rate"])
+        self.lr_spin = learning_rate_box(_DEFAULTS["learning_rate"])
         self.depth_spin = spin_box(_DEFAULTS["depth"], 1, 5)
         self.filters_spin = spin_box(_DEFAULTS["n_filters"], 4, 256, 4)
         self.margin_spin = spin_box(_DEFAULTS["annotation_margin"], 0, 1000)
@@ -97,25 +97,30 @@ class SegmentationWidget(QWidget):
         n2v_row = QHBoxLayout()
         n2v_row.addWidget(self.n2v_folder_edit)
         n2v_row.addWidget(self.n2v_browse)
+        self.advanced = Collapsible()
+        for label, control in (
+            ("Patch size", self.patch_spin),
+            ("Batch size", self.batch_spin),
+            ("Learning rate", self.lr_spin),
+            ("U-Net depth", self.depth_spin),
+            ("U-Net filters", self.filters_spin),
+            ("Annotation margin (px)", self.margin_spin),
+            ("Preview every (steps)", self.preview_spin),
+        ):
+            self.advanced.form.addRow(label, control)
         form = QFormLayout()
         form.addRow("Images", self.image_list)
         form.addRow("Annotations", self.labels_combo)
         form.addRow("Method", self.method_combo)
         form.addRow("Scheme", self.scheme_combo)
         form.addRow("N2V model", n2v_row)
-        form.addRow("Patch size", self.patch_spin)
         form.addRow("Epochs", self.epochs_spin)
         form.addRow("Steps per epoch", self.steps_spin)
-        form.addRow("Batch size", self.batch_spin)
-        form.addRow("Learning rate", self.lr_spin)
-        form.addRow("U-Net depth", self.depth_spin)
-        form.addRow("U-Net filters", self.filters_spin)
-        form.addRow("Annotation margin (px)", self.margin_spin)
-        form.addRow("Preview every (steps)", self.preview_spin)
         form.addRow("Device", self.device_combo)
         form.addRow("Model folder", self.folder_label)
-        layout = QVBoxLayout(self)
+        layout = scrolling_layout(self)
         layout.addLayout(form)
+        layout.addWidget(self.advanced)
         layout.addWidget(self.panel)
         layout.addStretch()
 
@@ -160,10 +165,13 @@ class SegmentationWidget(QWidget):
     def train(self) -> None:
         """Check the layers, labels, scheme and N2V model, then train in a worker thread (Train button)."""
         try:
-            images = images_of(self.image_list.chosen())
+            layers = self.image_list.chosen()
+            images = images_of(layers)
             labels_layer = self.labels_combo.chosen()
             if labels_layer is None:
-                raise ValueError("choose the Labels layer with your annotations (Layer > New Labels layer, then paint)")
+                truth = [layer.name for layer in self.viewer.layers if is_ground_truth(layer)]
+                hint = f"; {', '.join(map(repr, truth))} came with the data as ground truth and is not chosen unless you pick it" if truth else ""
+                raise ValueError(f"choose the Labels layer with your annotations (Layer > New Labels layer, then paint){hint}")
             labels = annotations_of(labels_layer, images)
             config = self.config()
             n2v = self.n2v_folder() if config.uses_n2v else None
@@ -175,7 +183,8 @@ class SegmentationWidget(QWidget):
             show_error(f"Segmentation: {err}")
             return
         folder = Path(tempfile.mkdtemp(prefix=f"{config.method}-{config.scheme}-model-"))
-        preview = self._preview_frame = current_frame(self.viewer, images[0])
+        preview, offset = preview_crop(self.viewer, layers[0], images[0])
+        self._preview = (preview, layers[0], offset)
         device = self.device_combo.currentText()
         preview_every = self.preview_spin.value()
         self._training_folder = folder
@@ -188,13 +197,17 @@ class SegmentationWidget(QWidget):
             on_finished=self._on_finished,
             disable=[self.image_list, self.labels_combo, self.method_combo, self.scheme_combo],
         )
+        self.panel.status.setText(f"starting: annotations from {labels_layer.name!r}")
 
     def _on_event(self, event: TrainingEvent) -> None:
         if event.kind == "preview" and event.preview is not None:
             self._show_segmentation(event.preview)
 
     def _show_segmentation(self, labels: np.ndarray) -> None:
-        show_result(self.viewer, SEGMENTATION_LAYER, np.asarray(labels, dtype=np.int32), "labels", opacity=0.6)
+        _, source, offset = self._preview
+        labels = np.asarray(labels, dtype=np.int32)
+        frame = labels[None] if len(offset) == 3 else labels
+        show_result(self.viewer, SEGMENTATION_LAYER, frame, "labels", source=source, offset=offset, opacity=0.6)
 
     def _on_finished(self) -> None:
         if self._training_folder is None or not (self._training_folder / "config.json").is_file():
@@ -203,16 +216,15 @@ class SegmentationWidget(QWidget):
         self.folder_label.setText(str(self.model_folder))
         # The live previews use the network's current weights with default thresholds; the
         # saved model is the best one with thresholds tuned on the annotations, so show that.
-        self.final_worker = thread_worker(_segment_frame, start_thread=False, ignore_errors=True)(
-            self.model_folder, self._preview_frame, self.device_combo.currentText()
+        start_worker(
+            _segment_frame,
+            self.model_folder,
+            self._preview[0],
+            self.device_combo.currentText(),
+            on_returned=self._show_segmentation,
+            title="Segmentation with the trained model",
+            busy=self.panel.train_button,
         )
-        self.final_worker.returned.connect(self._show_segmentation)
-        self.final_worker.errored.connect(lambda err: show_error(f"Segmentation of the trained model failed: {err}"))
-        self.final_worker.finished.connect(self._on_final_finished)
-        self.final_worker.start()
-
-    def _on_final_finished(self) -> None:
-        self.final_worker = None
 
 
 def _segment_frame(folder: Path, frame: np.ndarray, device: str) -> np.ndarray:

@@ -375,7 +375,8 @@ class TrainingPanel(QWidget):
             self._on_event_callback(event)
 
     def _describe(self, event: TrainingEvent) -> str:
-        text = f"epoch {event.epoch}, step {event.step}/{event.total_steps}"
+        text = f"{event.phase}: " if event.phase else ""
+        text += f"epoch {event.epoch}, step {event.step}/{event.total_steps}"
         if self.plot.smoothed_losses:
             text += f", train loss {self.plot.smoothed_losses[-1]:.4g}"
         if self.plot.val_losses:

@@ -1,0 +1,32 @@
+"""One-off computations (apply a model, load a result) in a napari thread worker, so the viewer never waits."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from napari.qt.threading import FunctionWorker, thread_worker
+from napari.utils.notifications import show_error
+from qtpy.QtWidgets import QWidget
+
+
+def start_worker(
+    function: Callable[..., Any],
+    *args,
+    on_returned: Callable[[Any], None],
+    title: str,
+    busy: QWidget | None = None,
+) -> FunctionWorker:
+    """Run ``function(*args)`` in a worker thread; ``on_returned(result)`` runs on the GUI thread.
+
+    An exception reaches the user as a napari error notification "<title> failed: <error>".
+    ``busy`` (the button that started the work) is disabled until the worker ends. The
+    worker stays referenced by napari's threading while it runs.
+    """
+    worker = thread_worker(function, start_thread=False, ignore_errors=True)(*args)
+    worker.returned.connect(on_returned)
+    worker.errored.connect(lambda error: show_error(f"{title} failed: {error}"))
+    if busy is not None:
+        busy.setEnabled(False)
+        worker.finished.connect(lambda: busy.setEnabled(True))
+    worker.start()
+    return worker
