@@ -16,7 +16,7 @@ from ..training import choose_device
 from ..validation import check_image
 from .config import SegmentationConfig
 from .networks import build_network, receptive_radius
-from .star_convex import instances_from_stardist
+from .postprocess_process import stardist_instances
 from .three_class import instances_from_probabilities
 
 KIND = "segmentation"
@@ -129,11 +129,15 @@ class SegmentationModel:
         return output
 
     def instances(self, output: np.ndarray, **thresholds: float) -> np.ndarray:
-        """Instance labels from :meth:`raw_output`, with the model's thresholds unless overridden."""
+        """Instance labels from :meth:`raw_output`, with the model's thresholds unless overridden.
+
+        StarDist's NMS runs in a worker process (see :mod:`.postprocess_process`), so a
+        GUI thread stays responsive while another thread segments.
+        """
         chosen = {**self.thresholds, **thresholds}
         if self.config.method == "unet":
             return instances_from_probabilities(output, chosen["prob_thresh"])
-        return instances_from_stardist(output[0], output[1:], chosen["prob_thresh"], chosen["nms_thresh"])
+        return stardist_instances(output[0], output[1:], chosen["prob_thresh"], chosen["nms_thresh"])
 
     def predict_probabilities(self, image: np.ndarray, tile_shape: tuple[int, int] | str | None = "auto") -> np.ndarray:
         """Per-pixel outputs of a 2D image ``(C, Y, X)`` or a stack ``(T, C, Y, X)``; see :meth:`raw_output`."""
