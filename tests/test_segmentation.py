@@ -1,5 +1,6 @@
-"""VoidSeg segmentation: every scheme x method trains and predicts; finetune starts from N2V;
-sequential feeds denoised images; few-label regions; clear errors on bad input."""
+"""VoidSeg segmentation: every scheme x method trains and predicts; a stopped run keeps tuned
+thresholds; finetune starts from N2V; sequential feeds denoised images; few-label regions;
+clear errors on bad input."""
 
 import json
 
@@ -13,6 +14,8 @@ from denoise2seg.n2v import N2VConfig, N2VModel, train_n2v
 from denoise2seg.segmentation import SegmentationConfig, SegmentationModel, train_segmentation
 from denoise2seg.segmentation import train as train_module
 from denoise2seg.segmentation.annotations import collect_annotated_frames
+from denoise2seg.segmentation.star_convex import instances_from_stardist
+from denoise2seg.segmentation.thresholds import optimise_stardist_thresholds, optimise_unet_threshold
 from denoise2seg.segmentation.three_class import (
     BORDER,
     FOREGROUND,
@@ -86,6 +89,36 @@ def test_every_scheme_trains_and_predicts(tmp_path, data, n2v_folder, method, sc
     stack = model.predict(np.stack(images[:2]))
     assert stack.shape == (2, 64, 64)
     assert np.array_equal(stack[1], single)
+
+
+@pytest.mark.parametrize("method", ["stardist", "unet"])
+def test_stopped_training_keeps_thresholds_tuned_on_the_validation_data(tmp_path, data, method):
+    """Stop (closing the generator) mid-way through epoch 2 of 50: the kept model is epoch 1's,
+    with the thresholds the tuner picks for it on the validation data, and it segments."""
+    images, labels = data
+    config = SegmentationConfig(method=method, **{**TINY, "epochs": 50, "steps_per_epoch": 4, "learning_rate": 3e-3})
+    folder = tmp_path / "model"
+    events = train_segmentation(images[:2], labels[:2], config, out_dir=folder, device="cpu", validation=(images[2:], labels[2:]))
+    steps = 0
+    for event in events:
+        steps += event.kind == "step"
+        if steps == 6:
+            break
+    events.close()
+
+    model = SegmentationModel.load(folder, device="cpu")
+    val_frames = collect_annotated_frames(images[2:], labels[2:], margin=config.annotation_margin, patch_shape=(1, 1))
+    outputs = [model.raw_output(model.network_input(f.frame)[f.crop].astype(np.float32)) for f in val_frames]
+    truth = ([f.labels for f in val_frames], [f.valid for f in val_frames])
+    if method == "stardist":
+        tuned = optimise_stardist_thresholds(outputs, *truth)
+        tuned_labels = instances_from_stardist(outputs[0][0], outputs[0][1:], tuned["prob_thresh"], tuned["nms_thresh"])
+    else:
+        tuned = optimise_unet_threshold(outputs, *truth)
+        tuned_labels = instances_from_probabilities(outputs[0], tuned["prob_thresh"])
+    assert model.thresholds == tuned
+    assert tuned_labels.any()
+    assert model.predict(images[2]).any()
 
 
 def test_finetune_starts_from_n2v_weights(monkeypatch, tmp_path, data, n2v_folder):

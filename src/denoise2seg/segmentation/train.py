@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..data.normalization import PercentileNormalizer
-from ..io.model_folder import load_into, save_model_folder
+from ..io.model_folder import WEIGHT_FILES, load_into, save_model_folder
 from ..n2v import N2VModel
 from ..training import TrainingEvent, choose_device, run_training
 from ..validation import check_image, check_training_images
@@ -18,9 +18,10 @@ from .annotations import AnnotatedFrame, collect_annotated_frames, frames_of, sp
 from .config import SegmentationConfig
 from .model import SegmentationModel, store_n2v
 from .networks import build_network, init_from_n2v
+from .postprocess_process import tune_stardist_thresholds
 from .star_convex import stardist_targets
 from .task import SegmentationTask
-from .thresholds import optimise_stardist_thresholds, optimise_unet_threshold
+from .thresholds import optimise_unet_threshold
 from .three_class import three_class_targets
 
 
@@ -86,8 +87,10 @@ def train_segmentation(
         otherwise part of the annotated frames is held out (see
         :class:`SegmentationConfig`).
 
-    After the last epoch the best weights are reloaded and the post-processing
-    thresholds that maximise AP on the validation frames are stored in the folder.
+    After the last epoch, and also when the generator is closed early (Stop), the
+    best weights are reloaded and the post-processing thresholds that maximise AP on
+    the validation frames are stored in the folder (StarDist's in a worker process,
+    see :mod:`.postprocess_process`).
     Bad input (mismatched shapes, no annotated frame, a finetune scheme with StarDist,
     a missing N2V model) raises ``ValueError`` before anything trains.
     """
@@ -134,15 +137,31 @@ def train_segmentation(
         [_targets(f, config) for f in val_frames],
         preview_input=model.network_input(preview_image) if preview_image is not None else None,
     )
-    for event in run_training(task, config.schedule(), out_dir=out_dir, preview_every=preview_every):
-        if event.kind == "done":
-            load_into(net, out_dir, "best")
-            outputs = [model.raw_output(x[0]) for x in val_inputs]
-            labels_val = [f.labels for f in val_frames]
-            valid_val = [f.valid for f in val_frames]
-            if config.method == "unet":
-                model.thresholds = optimise_unet_threshold(outputs, labels_val, valid_val)
-            else:
-                model.thresholds = optimise_stardist_thresholds(outputs, labels_val, valid_val)
-            save_model_folder(out_dir, model.record(), net.state_dict(), which="best")
-        yield event
+    events = run_training(task, config.schedule(), out_dir=out_dir, preview_every=preview_every)
+    tuned = False
+    try:
+        for event in events:
+            if event.kind == "done":
+                _tune_thresholds(model, out_dir, val_inputs, val_frames)
+                tuned = True
+            yield event
+    except GeneratorExit:
+        # Stop: the loop's own close writes the weights trained so far; the kept (best) model
+        # then gets thresholds too, since the defaults may segment nothing for a young network.
+        events.close()
+        if not tuned and (out_dir / WEIGHT_FILES["best"]).is_file():
+            _tune_thresholds(model, out_dir, val_inputs, val_frames)
+        raise
+
+
+def _tune_thresholds(model: SegmentationModel, out_dir: Path, val_inputs: list[np.ndarray], val_frames: list[AnnotatedFrame]) -> None:
+    """Load the best weights of ``out_dir``, choose the thresholds maximising validation AP, save both."""
+    load_into(model.net, out_dir, "best")
+    outputs = [model.raw_output(x[0]) for x in val_inputs]
+    labels_val = [f.labels for f in val_frames]
+    valid_val = [f.valid for f in val_frames]
+    if model.config.method == "unet":
+        model.thresholds = optimise_unet_threshold(outputs, labels_val, valid_val)
+    else:
+        model.thresholds = tune_stardist_thresholds(outputs, labels_val, valid_val)
+    save_model_folder(out_dir, model.record(), model.net.state_dict(), which="best")
