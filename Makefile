@@ -30,7 +30,8 @@ system-deps:
 	fi
 
 demo: setup
-	$(BIN)/denoise2seg demo
+	# A repeated demo replaces its own results in ./denoise2seg-demo.
+	$(BIN)/denoise2seg demo --overwrite
 
 test: setup system-deps
 	xvfb-run -a -s "-screen 0 1280x1024x24" $(BIN)/python -m pytest tests

@@ -20,8 +20,11 @@ import numpy as np
 import pytest
 import tifffile
 
+import denoise2seg.cli.ct as cli_ct
 import denoise2seg.cli.demo as cli_demo
+import denoise2seg.cli.ladp as cli_ladp
 import denoise2seg.cli.n2v as cli_n2v
+import denoise2seg.cli.pseudo_ct as cli_pseudo_ct
 import denoise2seg.cli.seg as cli_seg
 from denoise2seg.cli.main import main
 from denoise2seg.data.synthetic_nuclei import synthetic_nuclei
@@ -213,6 +216,57 @@ CASES = [
         outputs_checked_first=True,
     ),
     Case(
+        "ct train into an existing model folder",
+        lambda ws: ["ct", "train", "--images", ws.seg_image, "--labels", ws.seg_mask, "--out", ws.n2v, "--pretext-loss", "mse"],
+        lambda ws: [ws.n2v, "already exists and is not empty", "--overwrite"],
+        outputs_checked_first=True,
+    ),
+    Case(
+        "ct finetune into the pretext model it starts from, even with --overwrite",
+        lambda ws: ["ct", "finetune", "--images", ws.seg_image, "--labels", ws.seg_mask, "--pretrained", ws.n2v,
+                    "--out", ws.n2v, "--overwrite"],
+        lambda ws: [ws.n2v, "is also an input"],
+        outputs_checked_first=True,
+    ),
+    Case(
+        "ct predict over an existing result",
+        lambda ws: ["ct", "predict", ws.seg, ws.root / "scan.nii.gz", "--out", ws.root / "out", "--device", "cpu"],
+        lambda ws: [ws.root / "out" / "scan_lesions.nii.gz", "already exists", "--overwrite"],
+        setup=lambda ws: _write(ws.root / "out" / "scan_lesions.nii.gz", np.ones((3, 3), np.uint8)),
+        outputs_checked_first=True,
+    ),
+    Case(
+        "pseudo-ct train into an existing model folder",
+        lambda ws: ["pseudo-ct", "train", ws.root / "images" / "a", "--out", ws.seg],
+        lambda ws: [ws.seg, "already exists and is not empty", "--overwrite"],
+        outputs_checked_first=True,
+    ),
+    Case(
+        "pseudo-ct adapt over an existing scan",
+        lambda ws: ["pseudo-ct", "adapt", ws.img_b, "--models", ws.root / "models", "--out", ws.img_a],
+        lambda ws: [ws.img_a, "already exists", "--overwrite"],
+        outputs_checked_first=True,
+    ),
+    Case(
+        "pseudo-ct adapt over its own scan, even with --overwrite",
+        lambda ws: ["pseudo-ct", "adapt", ws.img_a, "--models", ws.root / "models", "--out", ws.img_a, "--overwrite"],
+        lambda ws: [ws.img_a, "is also an input"],
+        outputs_checked_first=True,
+    ),
+    Case(
+        "ladp finetune into an existing model folder",
+        lambda ws: ["ladp", "finetune", "--synthetic", "2", "--out", ws.seg],
+        lambda ws: [ws.seg, "already exists and is not empty", "--overwrite"],
+        outputs_checked_first=True,
+    ),
+    Case(
+        "ladp predict over one of its channels, even with --overwrite",
+        lambda ws: ["ladp", "predict", ws.seg, ws.root / "t1.nii.gz", "--out", ws.root / "t1.nii.gz", "--overwrite"],
+        lambda ws: [ws.root / "t1.nii.gz", "is also an input"],
+        setup=lambda ws: _write(ws.root / "t1.nii.gz", np.ones((3, 3), np.float32)),
+        outputs_checked_first=True,
+    ),
+    Case(
         "n2v train on an all-zero image",
         lambda ws: ["n2v", "train", ws.img_a, ws.root / "blank.tif", "--out", ws.root / "new", *N2V_TINY],
         lambda ws: [ws.root / "blank.tif", "is constant (every pixel is 0)", "nothing to learn"],
@@ -279,6 +333,11 @@ def _forbid_work(monkeypatch) -> None:
     monkeypatch.setattr(cli_n2v, "read_tiffs", forbidden)
     monkeypatch.setattr(cli_seg, "read_tiffs", forbidden)
     monkeypatch.setattr(cli_demo, "denoise_sample", forbidden)
+    for module, name in (
+        (cli_ct, "read_volume"), (cli_ct, "CTLesionModel"), (cli_pseudo_ct, "load_subject"), (cli_pseudo_ct, "read_scan"),
+        (cli_ladp, "synthetic_lesion_cases"), (cli_ladp, "LesionEnsemble"),
+    ):
+        monkeypatch.setattr(module, name, forbidden)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

@@ -83,4 +83,4 @@ def test_bad_config_raises_value_error(overrides):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised without CUDA")
 def test_cuda_without_cuda_is_a_clear_error():
     with pytest.raises(RuntimeError, match="no CUDA GPU"):
-        next(train_n2v(np.zeros((32, 32)), N2VConfig(**TINY), device="cuda"))
+        next(train_n2v(np.random.default_rng(0).normal(size=(32, 32)), N2VConfig(**TINY), device="cuda"))

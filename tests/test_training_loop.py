@@ -131,3 +131,9 @@ def test_mixed_precision_uses_bfloat16_on_cuda():
     task.x = task.x.cuda()
     list(run_training(task, Schedule(epochs=1, steps_per_epoch=2, mixed_precision=True)))
     assert task.loss_dtypes == [torch.bfloat16, torch.bfloat16]
+
+
+def test_a_run_that_fails_before_its_first_step_writes_nothing(tmp_path):
+    with pytest.raises(RuntimeError, match="data source failed"):
+        list(run_training(LinearTask(fail_at=1), Schedule(epochs=2, steps_per_epoch=3), out_dir=tmp_path / "model"))
+    assert not (tmp_path / "model").exists()

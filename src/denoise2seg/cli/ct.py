@@ -6,14 +6,15 @@ Volumes are NIfTI files, DICOM files or folders holding one DICOM series, read i
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ..ct import CTLesionModel, CTPretrainConfig, finetune_ct, pretrain_ct, read_volume, train_ct, write_labels_nifti, write_labels_tiff, write_volume_nifti
 from ..ct.workflow import SEGMENTATION_FOLDER
 from ..nets.backbones import BACKBONES
 from . import pseudo_ct
-from .progress import consume_with_progress
+from ..io.model_folder import saved_model_time
+from ..io.outputs import check_output_files, check_output_folder, unique_output_paths
+from .progress import train_into
 
 _DEFAULTS = CTPretrainConfig()
 
@@ -21,6 +22,7 @@ _DEFAULTS = CTPretrainConfig()
 def _add_common(parser: argparse.ArgumentParser, epochs: int | None, lr: float | None) -> None:
     """Options of every training command; ``epochs``/``lr`` None: the command sets them per phase."""
     parser.add_argument("--out", type=Path, required=True, metavar="MODEL_DIR", help="model folder to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing model folder at --out")
     if epochs is not None:
         parser.add_argument("--epochs", type=int, default=epochs, help="epochs, one pass over the slices each (default %(default)s)")
         parser.add_argument("--lr", type=float, default=lr, help="initial learning rate, cosine-annealed (default %(default)s)")
@@ -76,15 +78,9 @@ def _read(paths: list[Path]) -> list:
     return [read_volume(path) for path in paths]
 
 
-def _run(events, out: Path, description: str) -> int:
-    try:
-        last = consume_with_progress(events, description=description)
-    except KeyboardInterrupt:
-        print(f"training stopped; the model trained so far is in {out}", file=sys.stderr)
-        return 130
-    best = f"{last.val_loss:.4g}" if last is not None and last.val_loss is not None else "n/a"
-    print(f"model written to {out} (best validation loss {best})")
-    return 0
+def _check_out(args: argparse.Namespace, *inputs) -> None:
+    """Refuse an --out folder that exists (without --overwrite), cannot be written or is an input, before any work."""
+    check_output_folder(args.out, overwrite=args.overwrite, inputs=[p for p in inputs if p is not None])
 
 
 def _pretext_settings(args: argparse.Namespace) -> dict:
@@ -106,26 +102,32 @@ def _annotated(labels: list, only_labelled: bool) -> list[list[int]] | None:
 
 
 def _pretrain(args: argparse.Namespace) -> int:
+    _check_out(args, *args.volumes)
     config = _config(args, **_pretext_settings(args), pretext_epochs=args.epochs, pretext_learning_rate=args.lr)
+    saved_before = saved_model_time(args.out)
     events = pretrain_ct(_read(args.volumes), config, out_dir=args.out, device=args.device)
-    return _run(events, args.out, f"{args.pretext} pretext")
+    return train_into(events, args.out, f"{args.pretext} pretext", saved_before)
 
 
 def _finetune(args: argparse.Namespace) -> int:
     if len(args.images) != len(args.labels):
         raise ValueError(f"give one label volume per image: got {len(args.images)} images and {len(args.labels)} labels")
+    _check_out(args, *args.images, *args.labels, args.pretrained)
+    saved_before = saved_model_time(args.out)
     config = _config(args, pretext="none", finetune_epochs=args.epochs, finetune_learning_rate=args.lr)
     labels = [read_volume(path).hu for path in args.labels]
     annotated = _annotated(labels, args.only_labelled_slices)
     events = finetune_ct(
         _read(args.images), labels, config, annotated_slices=annotated, pretrained=args.pretrained, out_dir=args.out, device=args.device
     )
-    return _run(events, args.out, "Dice finetuning")
+    return train_into(events, args.out, "Dice finetuning", saved_before)
 
 
 def _train(args: argparse.Namespace) -> int:
     if len(args.images) != len(args.labels):
         raise ValueError(f"give one label volume per image: got {len(args.images)} images and {len(args.labels)} labels")
+    _check_out(args, *args.unlabelled, *args.images, *args.labels)
+    saved_before = saved_model_time(args.out)
     config = _config(
         args,
         **_pretext_settings(args),
@@ -144,30 +146,24 @@ def _train(args: argparse.Namespace) -> int:
         annotated_slices=_annotated(labels, args.only_labelled_slices),
         device=args.device,
     )
-    status = _run(events, args.out, "CT denoise-pretraining")
+    status = train_into(events, args.out, "CT denoise-pretraining", saved_before)
     if status == 0:
         print(f"the lesion segmenter is {args.out / SEGMENTATION_FOLDER} (for 'ct predict')")
     return status
 
 
-def _stem(path: Path) -> str:
-    name = path.name
-    for suffix in (".nii.gz", ".nii", ".dcm"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
 def _predict(args: argparse.Namespace) -> int:
+    targets = unique_output_paths(args.volumes, args.out, suffix="_lesions", extension=f".{args.format}")
+    check_output_files(targets, overwrite=args.overwrite, inputs=[args.model, *args.volumes])
     model = CTLesionModel.load(args.model, device=args.device)
     args.out.mkdir(parents=True, exist_ok=True)
-    for path in args.volumes:
+    for path, target in zip(args.volumes, targets):
         volume = read_volume(path)
         labels = model.predict(volume)
         if args.format == "tif":
-            target = write_labels_tiff(args.out / f"{_stem(path)}_lesions.tif", labels, volume.spacing)
+            write_labels_tiff(target, labels, volume.spacing)
         else:
-            target = write_labels_nifti(args.out / f"{_stem(path)}_lesions.nii.gz", labels, volume.spacing, volume.affine)
+            write_labels_nifti(target, labels, volume.spacing, volume.affine)
         print(f"{path} -> {target} ({int(labels.sum())} lesion voxels)")
     return 0
 
@@ -176,6 +172,8 @@ def _synthetic(args: argparse.Namespace) -> int:
     from ..ct.samples import chest_ct_slice, head_ct_slice
     from ..ct.synthetic_lesions import synthetic_lesion_cases
 
+    names = [f"case{i:03d}_synthetic-lesion{suffix}.nii.gz" for i in range(args.cases) for suffix in ("", "_labels")]
+    check_output_files([args.out / name for name in names], overwrite=args.overwrite)
     base, where = (chest_ct_slice(), "lung") if args.anatomy == "chest" else (head_ct_slice(), "body")
     args.out.mkdir(parents=True, exist_ok=True)
     for i, (volume, mask) in enumerate(synthetic_lesion_cases(base, args.cases, args.slices, seed=args.seed, where=where)):
@@ -237,6 +235,7 @@ def register(subparsers) -> None:
     predict.add_argument("volumes", nargs="+", type=Path, metavar="VOLUMES", help="NIfTI files, DICOM files or DICOM series folders")
     predict.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for <name>_lesions.nii.gz (or .tif) label volumes")
     predict.add_argument("--format", choices=("nii.gz", "tif"), default="nii.gz", help="label file format (default %(default)s)")
+    predict.add_argument("--overwrite", action="store_true", help="replace existing label files")
     predict.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu (default %(default)s)")
     predict.set_defaults(func=_predict)
 
@@ -248,6 +247,7 @@ def register(subparsers) -> None:
     synthetic.add_argument("--cases", type=int, default=10, help="number of cases (default %(default)s)")
     synthetic.add_argument("--slices", type=int, default=8, help="slices per case (default %(default)s)")
     synthetic.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
+    synthetic.add_argument("--overwrite", action="store_true", help="replace existing case files")
     synthetic.add_argument(
         "--anatomy", choices=("chest", "head"), default="chest",
         help="chest: pydicom's CT_small.dcm, lesions in the lung; head: pydicom-data's 693_UNCR.dcm "

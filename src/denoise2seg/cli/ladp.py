@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import sys
 from pathlib import Path
 
 from ..lesion.cases import LesionCase, read_nifti_case
@@ -20,7 +19,9 @@ from ..lesion.model import LesionEnsemble
 from ..lesion.synthetic import synthetic_lesion_cases
 from ..lesion.train import pretrain, train_ensemble
 from ..metrics.lesion import DEFAULT_NSD_TOLERANCE_MM, SIZE_BINS, score_case, summarize
-from .progress import consume_with_progress
+from ..io.model_folder import saved_model_time
+from ..io.outputs import check_output_files, check_output_folder
+from .progress import train_into
 
 _PRE = PretrainConfig()
 _FINE = FinetuneConfig()
@@ -86,27 +87,25 @@ def _train_cases(args) -> tuple[list[LesionCase], list[LesionCase] | None]:
     return train, _cases(args, "val", 100)
 
 
-def _run(events, out: Path, description: str) -> int:
-    try:
-        consume_with_progress(events, description=description)
-    except KeyboardInterrupt:
-        print(f"training stopped; what was trained so far is in {out}", file=sys.stderr)
-        return 130
-    print(f"model written to {out}")
-    return 0
+def _check_out(args: argparse.Namespace, *inputs) -> int | None:
+    """Refuse an --out folder that exists (without --overwrite), cannot be written or is an input; the saved state before."""
+    check_output_folder(args.out, overwrite=args.overwrite, inputs=[p for p in inputs if p is not None])
+    return saved_model_time(args.out)
 
 
 def _pretrain(args: argparse.Namespace) -> int:
+    saved_before = _check_out(args, args.cases, args.val)
     train, val = _train_cases(args)
     config = PretrainConfig(
         mode=args.mode, decoder_only=not args.whole_network, epochs=args.epochs, steps_per_epoch=args.steps,
         batch_size=args.batch_size, learning_rate=args.lr, depth=args.depth, n_filters=args.n_filters,
     )
     events = pretrain(train, config, val_cases=val, out_dir=args.out, device=args.device, seed=args.seed)
-    return _run(events, args.out, f"{args.mode.upper()} pretraining")
+    return train_into(events, args.out, f"{args.mode.upper()} pretraining", saved_before)
 
 
 def _finetune(args: argparse.Namespace) -> int:
+    saved_before = _check_out(args, args.cases, args.val, args.pretrained)
     train, val = _train_cases(args)
     fine = FinetuneConfig(
         epochs=args.epochs, steps_per_epoch=args.steps, batch_size=args.batch_size, learning_rate=args.lr,
@@ -120,12 +119,13 @@ def _finetune(args: argparse.Namespace) -> int:
         train, val_cases=val, pretraining=args.pretraining, pretrain_config=pre, finetune_config=fine,
         n_models=args.ensemble, out_dir=args.out, device=args.device, seed=args.seed, pretrained=args.pretrained,
     )
-    return _run(events, args.out, "LADP training")
+    return train_into(events, args.out, "LADP training", saved_before)
 
 
 def _predict(args: argparse.Namespace) -> int:
     from ..ct.volumes import read_nifti, write_labels_nifti
 
+    check_output_files([args.out], overwrite=args.overwrite, inputs=[args.model, *args.images, *([args.brain] if args.brain else [])])
     model = LesionEnsemble.load(args.model, device=args.device)
     case = read_nifti_case(args.images, None, args.brain)
     mask = model.predict(case.image, case.brain)
@@ -164,6 +164,7 @@ def register(subparsers) -> None:
                               description="LADP/DDP self-pretraining (Ninalga 2023); defaults are the paper's.")
     _add_data_options(pre)
     pre.add_argument("--out", type=Path, required=True, metavar="MODEL_DIR", help="pretrained model folder to write")
+    pre.add_argument("--overwrite", action="store_true", help="replace an existing model folder at --out")
     pre.add_argument("--mode", choices=("ladp", "ddp"), default="ladp", help="noise: label-aware or uniform (default %(default)s)")
     pre.add_argument("--whole-network", action="store_true", help="train the encoder too (default: decoder only)")
     _add_schedule_options(pre, _PRE)
@@ -174,6 +175,7 @@ def register(subparsers) -> None:
                                            "--pretrained) and finetuned with BCE + Dice + 3 Focal.")
     _add_data_options(fine)
     fine.add_argument("--out", type=Path, required=True, metavar="MODEL_DIR", help="ensemble folder to write")
+    fine.add_argument("--overwrite", action="store_true", help="replace an existing model folder at --out")
     fine.add_argument("--pretraining", choices=("ladp", "ddp", "none"), default="ladp", help="default %(default)s")
     fine.add_argument("--pretrained", type=Path, default=None, metavar="DIR", help="start every member from this pretrained folder")
     fine.add_argument("--whole-network", action="store_true", help="pretrain the encoder too (default: decoder only)")
@@ -187,6 +189,7 @@ def register(subparsers) -> None:
     predict.add_argument("images", nargs="+", type=Path, metavar="CHANNEL.nii.gz", help="one co-registered file per channel")
     predict.add_argument("--brain", type=Path, default=None, help="brain mask (default: non-zero voxels)")
     predict.add_argument("--out", type=Path, required=True, metavar="LABELS.nii.gz", help="lesion mask to write")
+    predict.add_argument("--overwrite", action="store_true", help="replace an existing file at --out")
     predict.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu (default %(default)s)")
     predict.set_defaults(func=_predict)
 

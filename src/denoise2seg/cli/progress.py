@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Iterable
 
@@ -22,7 +23,7 @@ class TrainingInterrupted(KeyboardInterrupt):
 def consume_with_progress(events: Iterable[TrainingEvent], description: str = "training") -> TrainingEvent | None:
     """Run a training generator to the end, showing steps, loss and validation loss.
 
-    Returns the last event. Ctrl-C stops training; the generator is closed, which
+    Returns the last event. The bar names the phase of a multi-phase workflow. Ctrl-C stops training; the generator is closed, which
     saves the last weights, and :class:`TrainingInterrupted` (a ``KeyboardInterrupt``)
     is raised with the last event seen.
     """
@@ -33,6 +34,8 @@ def consume_with_progress(events: Iterable[TrainingEvent], description: str = "t
         for event in events:
             if bar is None:
                 bar = tqdm(total=event.total_steps, desc=description, unit="step")
+            if event.phase and bar.desc != f"{description} ({event.phase})":
+                bar.set_description(f"{description} ({event.phase})")
             if event.kind == "step":
                 bar.update(event.step - bar.n)
                 bar.set_postfix(loss=f"{event.train_loss:.4g}", val=f"{val:.4g}" if val is not None else "-")
@@ -64,3 +67,19 @@ def stop_report(last: TrainingEvent | None, out_dir: Path, saved_before: int | N
         return f"training stopped {done}; the model trained so far ({steps} steps) is in {out_dir}"
     previous = " (it still holds the model that was there before)" if saved_before is not None else ""
     return f"training stopped {done}, before a model was saved: no model from this run is in {out_dir}{previous}"
+
+
+def train_into(events: Iterable[TrainingEvent], out_dir: Path, description: str, saved_before: int | None) -> int:
+    """Run a training command's events with a progress bar; the exit code (0, or 130 after Ctrl-C).
+
+    Prints where the model went and its best validation loss, or, after Ctrl-C, what was
+    really saved (:func:`stop_report`; ``saved_before`` as there).
+    """
+    try:
+        last = consume_with_progress(events, description=description)
+    except TrainingInterrupted as stop:
+        print(stop_report(stop.last, out_dir, saved_before), file=sys.stderr)
+        return 130
+    best = f"{last.val_loss:.4g}" if last is not None and last.val_loss is not None else "n/a"
+    print(f"model written to {out_dir} (best validation loss {best})")
+    return 0

@@ -8,6 +8,7 @@ slices; ``train`` trains the RED-CNN denoiser and one noise model per subject fo
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,9 @@ from ..ct.lowdose import (
 )
 from ..ct.lowdose.config import NOISE_SOURCES, SCHEMES
 from ..ct.lowdose.subjects import BUNDLED_SCANS, read_scan
-from .progress import consume_with_progress
+from ..io.model_folder import saved_model_time
+from ..io.outputs import check_output_files, check_output_folder
+from .progress import TrainingInterrupted, consume_with_progress, train_into
 
 def register(subparsers) -> None:
     group = subparsers.add_parser("pseudo-ct", help="self-supervised low-dose CT denoising (Pseudo-CT)")
@@ -45,12 +48,14 @@ def register(subparsers) -> None:
     simulate.add_argument("--views", type=int, default=dose.n_views, help="projection angles over 180 degrees (default %(default)s)")
     simulate.add_argument("--electronic-noise", type=float, default=dose.electronic_noise_sd, help="electronic noise sd in photons (default %(default)s)")
     simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--overwrite", action="store_true", help="write into a folder that is not empty, replacing subjects of the same name")
     simulate.set_defaults(func=_simulate)
 
     denoiser = DenoiserConfig()
     train = commands.add_parser("train", help="train the base denoiser and one noise model per subject folder")
     train.add_argument("subjects", nargs="+", type=Path, help="subject folders holding low_dose and normal_dose scans (HU)")
     train.add_argument("--out", type=Path, required=True, help="model folder to write (denoiser/, noise_models/<subject>/)")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing model folder at --out")
     train.add_argument("--scheme", choices=SCHEMES, default=denoiser.scheme, help="how the denoiser learns (default %(default)s)")
     train.add_argument("--epochs", type=int, default=denoiser.epochs, help="epochs of each network (default %(default)s)")
     train.add_argument("--steps", type=int, default=denoiser.steps_per_epoch, help="steps per epoch (default %(default)s)")
@@ -77,12 +82,14 @@ def register(subparsers) -> None:
     adapt.add_argument("--lr", type=float, default=adaptation.learning_rate)
     adapt.add_argument("--reference", type=Path, default=None, help="normal-dose scan: print PSNR/SSIM before and after")
     adapt.add_argument("--save-model", type=Path, default=None, help="also write the adapted denoiser to this folder")
+    adapt.add_argument("--overwrite", action="store_true", help="replace an existing --out file or --save-model folder")
     adapt.add_argument("--device", default="auto")
     adapt.add_argument("--seed", type=int, default=None)
     adapt.set_defaults(func=_adapt)
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    check_output_folder(args.out, overwrite=args.overwrite)
     dose = DoseSimulation(args.low_dose_photons, args.normal_dose_photons, args.views, args.electronic_noise)
     for subject in simulated_subjects(args.scans, size=args.size, n_slices=args.slices, dose=dose, seed=args.seed):
         folder = save_subject(subject, args.out / subject.name)
@@ -91,17 +98,21 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    check_output_folder(args.out, overwrite=args.overwrite, inputs=args.subjects)
+    saved_before = saved_model_time(args.out)
     subjects = [load_subject(folder) for folder in args.subjects]
     common = dict(epochs=args.epochs, steps_per_epoch=args.steps, batch_size=args.batch_size, patch_size=args.patch_size, learning_rate=args.lr, seed=args.seed)
     config = DenoiserConfig(scheme=args.scheme, n_filters=args.filters, **common)
     noise_config = NoiseModelConfig(n_filters=args.unet_filters, **common)
     events = train_pseudo_ct(subjects, config, noise_config, out_dir=args.out, device=args.device, single_noise_model=args.single_noise_model)
-    consume_with_progress(events, "Pseudo-CT training")
-    print(f"models written to {args.out}")
-    return 0
+    return train_into(events, args.out, "Pseudo-CT training", saved_before)
 
 
 def _adapt(args: argparse.Namespace) -> int:
+    inputs = [args.scan, args.models, *([args.reference] if args.reference else [])]
+    check_output_files([args.out], overwrite=args.overwrite, inputs=inputs)
+    if args.save_model is not None:
+        check_output_folder(args.save_model, overwrite=args.overwrite, inputs=inputs)
     low_dose, _ = read_scan(args.scan)
     folder = PseudoCTFolder(args.models)
     denoiser = folder.load_denoiser(args.device)
@@ -115,7 +126,12 @@ def _adapt(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     adaptation = PseudoCTAdaptation(denoiser, low_dose, folder.load_noise_models(args.noise, args.device), config, device=args.device)
-    consume_with_progress(adaptation.run(), "adaptation")
+    try:
+        consume_with_progress(adaptation.run(), "adaptation")
+    except TrainingInterrupted as stop:
+        steps = stop.last.step if stop.last is not None else 0
+        print(f"adaptation stopped after {steps} of {config.steps} steps; nothing was written", file=sys.stderr)
+        return 130
     denoised = adaptation.denoised()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tifffile.imwrite(args.out, denoised.astype(np.float32))

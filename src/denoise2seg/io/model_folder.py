@@ -73,18 +73,24 @@ def _remove_stale_temporaries(folder: Path) -> None:
 
 
 def saved_model_time(folder: str | Path) -> int | None:
-    """When the model in ``folder`` was last saved (``config.json``'s mtime in ns); None without a saved model.
+    """When a model in ``folder`` or its sub-folders was last saved (newest ``config.json`` mtime in ns); None without one.
 
-    A folder holds a saved model when it has ``config.json`` and the best weights.
-    Comparing the value before and after a run tells whether the run saved a model.
+    A folder holds a saved model when it has ``config.json`` and the best weights; the
+    sub-folders count for workflows that write several models (a pretext and a
+    segmenter, ensemble members). Comparing the value before and after a run tells
+    whether the run saved a model.
     """
     folder = Path(folder)
-    if not (folder / WEIGHT_FILES["best"]).is_file():
+    if not folder.is_dir():
         return None
-    try:
-        return (folder / CONFIG_NAME).stat().st_mtime_ns
-    except FileNotFoundError:
-        return None
+    times = []
+    for config in [folder / CONFIG_NAME, *folder.glob(f"**/{CONFIG_NAME}")]:
+        try:
+            if (config.parent / WEIGHT_FILES["best"]).is_file():
+                times.append(config.stat().st_mtime_ns)
+        except FileNotFoundError:
+            continue
+    return max(times, default=None)
 
 
 def save_model_folder(folder: str | Path, record: dict, state_dict: dict[str, torch.Tensor], *, which: str = "best") -> Path:

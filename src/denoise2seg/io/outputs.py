@@ -21,6 +21,9 @@ import os
 from pathlib import Path
 from typing import Iterable
 
+# Image formats whose names end in two suffixes; their stem drops both.
+DOUBLE_SUFFIXES = (".nii.gz", ".ome.tif", ".ome.tiff", ".ome.zarr")
+
 OVERWRITE_HINT = "pass --overwrite to replace it"
 
 
@@ -142,6 +145,15 @@ def check_output_files(
     return paths
 
 
+def file_stem(path: str | Path) -> str:
+    """The name of ``path`` without its format suffix: ``scan.nii.gz`` -> ``scan``, ``img.tif`` -> ``img``."""
+    name = Path(path).name
+    for double in DOUBLE_SUFFIXES:
+        if name.lower().endswith(double):
+            return name[: -len(double)]
+    return Path(name).stem
+
+
 def unique_output_paths(
     sources: Iterable[str | Path], folder: str | Path, *, suffix: str, extension: str = ".tif"
 ) -> list[Path]:
@@ -149,7 +161,8 @@ def unique_output_paths(
 
     Sources that share a file name (``a/img.tif`` and ``b/img.tif``) would share an
     output; in the order given, the first keeps ``img<suffix>.tif`` and later ones get
-    ``img<suffix>-2.tif``, ``img<suffix>-3.tif``, ... Names are compared ignoring letter
+    ``img<suffix>-2.tif``, ``img<suffix>-3.tif``, ... The stem drops the whole suffix
+    of a two-part format (``scan.nii.gz`` -> ``scan``). Names are compared ignoring letter
     case, as file systems on macOS and Windows do. Only names are computed; existing
     files are left to :func:`check_output_files`.
 
@@ -162,7 +175,7 @@ def unique_output_paths(
     taken: set[str] = set()
     outputs = []
     for source in sources:
-        base = f"{Path(source).stem}{suffix}"
+        base = f"{file_stem(source)}{suffix}"
         name, number = f"{base}{extension}", 1
         while name.casefold() in taken:
             number += 1

@@ -120,7 +120,8 @@ def run_training(
     out_dir : path, optional
         Model folder. After every epoch ``last.safetensors`` is written and, when the
         validation loss improved, ``weights.safetensors`` (the best model). On stop or
-        error the last finite weights are written too, so the folder always loads.
+        error after the first step the last finite weights are written too, so the
+        folder loads; a run stopped before its first step writes nothing.
     preview_every : int
         Yield a ``"preview"`` event every this many steps (0: at the end of each epoch
         only, and only when the task has a preview image).
@@ -200,7 +201,8 @@ def run_training(
                     yield event
         yield TrainingEvent("done", step, total, epoch, val_loss=best_val if has_best else None, path=out_dir)
     finally:
-        if out_dir is not None and step != saved_step and _weights_finite(model):
+        # Stopped before the first step: nothing was trained, so nothing is written.
+        if out_dir is not None and 0 < step != saved_step and _weights_finite(model):
             save("last")
             if not has_best:
                 save("best")
