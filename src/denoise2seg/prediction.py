@@ -83,10 +83,10 @@ def predict_tiled(
 
     The image is treated as padded (reflect) to a multiple of ``divisor``, exactly as for
     whole-image prediction; tiles and halos are aligned to ``divisor`` so every tile sees
-    the same pooling grid as the whole image, and halos are clipped at the padded image
-    border, where the whole-image prediction sees the same zero padding. Only one tile
-    (with its halo) is copied at a time, so memory is the output plus one tile's worth,
-    not a multiple of the image.
+    the same pooling grid as the whole image, and every tile's window (core plus halo)
+    stays inside the padded image, whose border gets the same zero padding as in
+    whole-image prediction. Only one window is copied at a time, so memory is the output
+    plus one tile's worth, not a multiple of the image.
     """
     spatial = image.shape[1:]
     if isinstance(tile_shape, str):
@@ -102,11 +102,16 @@ def predict_tiled(
     padded_shape = [int(np.ceil(s / divisor) * divisor) for s in spatial]
     halo = int(np.ceil(halo / divisor) * divisor)
     tile_shape = tuple(int(np.ceil(min(t, p) / divisor) * divisor) for t, p in zip(tile_shape, padded_shape))
+    window_shape = [min(t + 2 * halo, p) for t, p in zip(tile_shape, padded_shape)]
     starts = [_tile_starts(p, t) for p, t in zip(padded_shape, tile_shape)]
     with torch.no_grad():
         for corner in itertools.product(*starts):
             core = [slice(c, min(c + t, p)) for c, t, p in zip(corner, tile_shape, padded_shape)]
-            outer = [slice(max(k.start - halo, 0), min(k.stop + halo, p)) for k, p in zip(core, padded_shape)]
+            # Every window has the same shape: at the image border it is shifted inwards
+            # rather than cut, which only adds context beyond the halo. Equal shapes let the
+            # allocator reuse the same blocks for every tile instead of fragmenting.
+            first = [min(max(k.start - halo, 0), p - w) for k, p, w in zip(core, padded_shape, window_shape)]
+            outer = [slice(f, f + w) for f, w in zip(first, window_shape)]
             indices = [_source_indices(o.start, o.stop, s) for o, s in zip(outer, spatial)]
             tile = image[(slice(None), *np.ix_(*indices))].astype(np.float32, copy=False)
             if transform_input is not None:
