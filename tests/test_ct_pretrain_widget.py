@@ -99,7 +99,7 @@ def test_ct_widget_stop_keeps_the_finished_pretext_and_the_model_so_far(ct_viewe
 
 def test_ct_widget_reports_bad_input(make_napari_viewer, open_widget, qtbot, tmp_path, error_messages):
     viewer = make_napari_viewer()
-    viewer.add_image(np.full((2, 32, 32), -800, np.float32), name="ct")
+    viewer.add_image(np.random.default_rng(0).normal(-800, 30, (2, 32, 32)).astype(np.float32), name="ct")
     viewer.add_labels(np.zeros((2, 32, 32), np.uint8), name="lesions")
     widget = open_widget(viewer, CT)
     _tiny(widget, tmp_path)

@@ -17,10 +17,12 @@ from qtpy.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLineEdit, QPushBu
 from ..ct import CTLesionModel, CTPretrainConfig, train_ct
 from ..ct.workflow import SEGMENTATION_FOLDER
 from ..nets.backbones import BACKBONES
+from ..validation import check_varies
 from .background import start_worker
 from .controls import Collapsible, device_combo, scrolling_layout, spin_box
 from .layer_choice import LayerCombo, LayerList, show_result
 from .lesion_export import LesionExport
+from .output_folder import model_folder_ready
 from .training_panel import TrainingPanel
 
 LIVE_LAYER = "CT lesions (live)"
@@ -28,11 +30,16 @@ RESULT_LAYER = "CT lesions"
 TITLE = "CT denoise-pretrain"
 
 
-def as_volume(layer) -> np.ndarray:
-    """The float32 ``(Z, Y, X)`` data of an image layer holding a CT volume or one slice; ``ValueError`` otherwise."""
+def as_volume(layer, *, for_training: bool = False) -> np.ndarray:
+    """The float32 ``(Z, Y, X)`` data of an image layer holding a CT volume or one slice; ``ValueError`` otherwise.
+
+    ``for_training`` also refuses a constant volume (nothing to learn from).
+    """
     data = np.asarray(layer.data, dtype=np.float32)
     if data.ndim not in (2, 3):
         raise ValueError(f"layer {layer.name!r} has shape {data.shape}; expected a CT volume (Z, Y, X) or a slice (Y, X)")
+    if for_training:
+        check_varies(data, name=f"layer {layer.name!r}")
     return data[None] if data.ndim == 2 else data
 
 
@@ -132,7 +139,7 @@ class CTPretrainWidget(QWidget):
             raise ValueError("choose the labelled CT volume (an image layer in HU)")
         if labels_layer is None:
             raise ValueError("choose the Labels layer that holds the lesion annotation")
-        volume = as_volume(image_layer)
+        volume = as_volume(image_layer, for_training=True)
         labels = np.asarray(labels_layer.data)
         labels = labels[None] if labels.ndim == 2 else labels
         if labels.shape != volume.shape:
@@ -142,7 +149,7 @@ class CTPretrainWidget(QWidget):
             annotated = [int(z) for z in np.flatnonzero((labels > 0).reshape(len(labels), -1).any(axis=1))]
             if not annotated:
                 raise ValueError(f"the labels layer {labels_layer.name!r} is empty: paint lesions on some slices first")
-        unlabelled = [as_volume(layer) for layer in self.unlabelled_list.chosen() if layer.name != image_layer.name]
+        unlabelled = [as_volume(layer, for_training=True) for layer in self.unlabelled_list.chosen() if layer.name != image_layer.name]
         return unlabelled, volume, labels, annotated
 
     def config(self) -> CTPretrainConfig:
@@ -168,6 +175,8 @@ class CTPretrainWidget(QWidget):
             out_dir = Path(self.model_dir_edit.text()).expanduser()
         except ValueError as err:
             show_error(f"{TITLE}: {err}")
+            return
+        if not model_folder_ready(self, out_dir, TITLE):
             return
         self._source, device = self.image_combo.chosen(), self.device_combo.currentText()
         self.panel.run(

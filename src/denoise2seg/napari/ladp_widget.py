@@ -23,6 +23,7 @@ from .background import start_worker
 from .controls import Collapsible, device_combo, learning_rate_box, scrolling_layout, spin_box
 from .layer_choice import LayerCombo, show_result
 from .lesion_export import LesionExport
+from .output_folder import model_folder_ready
 from .training_panel import TrainingPanel
 
 MODES = {"LADP": "ladp", "DDP": "ddp", "none": "none"}
@@ -159,6 +160,8 @@ class LADPWidget(QWidget):
             out_dir = Path(self.model_dir_edit.text()).expanduser()
         except ValueError as err:
             show_error(f"{TITLE}: {err}")
+            return
+        if not model_folder_ready(self, out_dir, TITLE):
             return
         self._source = self.channel_combos[0].chosen()
         mode, n_models, device = MODES[self.mode_combo.currentText()], self.ensemble_spin.value(), self.device_combo.currentText()

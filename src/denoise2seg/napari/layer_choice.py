@@ -9,6 +9,8 @@ import numpy as np
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QAbstractItemView, QComboBox, QListWidget, QListWidgetItem
 
+from ..validation import check_varies
+
 NO_LAYER = "(none)"
 # Edge in pixels of the window a live preview predicts (the middle of the view).
 PREVIEW_SIZE = 512
@@ -139,10 +141,11 @@ class LayerCombo(QComboBox):
         return self.viewer.layers[name] if name and name != NO_LAYER and name in self.viewer.layers else None
 
 
-def images_of(layers: list, *, what: str = "image") -> list[np.ndarray]:
+def images_of(layers: list, *, what: str = "image", for_training: bool = False) -> list[np.ndarray]:
     """Float32 arrays of 2D image layers or stacks of 2D frames ``(T, Y, X)``; ``ValueError`` otherwise.
 
-    RGB layers and layers with more than 3 axes are refused with a message naming the layer.
+    RGB layers and layers with more than 3 axes are refused with a message naming the
+    layer; ``for_training`` also refuses a constant layer (nothing to learn from).
     """
     if not layers:
         raise ValueError(f"choose at least one {what} layer")
@@ -155,7 +158,10 @@ def images_of(layers: list, *, what: str = "image") -> list[np.ndarray]:
             raise ValueError(
                 f"layer {layer.name!r} has shape {data.shape}: expected a 2D image (Y, X) or a stack of 2D frames (T, Y, X)"
             )
-        arrays.append(data.astype(np.float32, copy=False))
+        array = data.astype(np.float32, copy=False)
+        if for_training:
+            check_varies(array, name=f"layer {layer.name!r}")
+        arrays.append(array)
     return arrays
 
 

@@ -29,6 +29,7 @@ from ..ct.lowdose.config import NOISE_SOURCES, SCHEMES
 from .background import start_worker
 from .controls import Collapsible, device_combo, scrolling_layout, spin_box
 from .layer_choice import LayerCombo, frame_index, show_result
+from .output_folder import model_folder_ready
 from .training_panel import TrainingPanel
 
 TITLE = "Pseudo-CT"
@@ -184,6 +185,8 @@ class LowDoseCTWidget(QWidget):
             show_error(f"{TITLE}: {err}")
             return
         subjects, folder, device = list(self.subjects), self._folder(), self.device_combo.currentText()
+        if not model_folder_ready(self, folder.root, TITLE):
+            return
         self.train_panel.run(
             lambda: train_pseudo_ct(subjects, denoiser_config, noise_config, out_dir=folder.root, device=device),
             on_finished=lambda: self._on_trained(folder),

@@ -110,7 +110,7 @@ class N2VWidget(QWidget):
         """Check the chosen layers and settings, then train in a worker thread (Train button)."""
         try:
             layers = self.image_list.chosen()
-            images = images_of(layers)
+            images = images_of(layers, for_training=True)
             config = self.config()
         except ValueError as err:
             show_error(f"N2V: {err}")

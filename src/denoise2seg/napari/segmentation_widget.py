@@ -166,7 +166,7 @@ class SegmentationWidget(QWidget):
         """Check the layers, labels, scheme and N2V model, then train in a worker thread (Train button)."""
         try:
             layers = self.image_list.chosen()
-            images = images_of(layers)
+            images = images_of(layers, for_training=True)
             labels_layer = self.labels_combo.chosen()
             if labels_layer is None:
                 truth = [layer.name for layer in self.viewer.layers if is_ground_truth(layer)]
