@@ -97,8 +97,8 @@ def main(argv: list[str] | None = None) -> str:
         return ""
     rows = []
     for size in args.sizes:
-        command = [sys.executable, __file__, "--measure-one", str(size), "--tile", str(args.tile), "--depth", str(args.depth),
-                   "--n-filters", str(args.n_filters), "--seed", str(args.seed)]
+        command = [sys.executable, __file__, "--measure-one", str(size), "--tile", str(args.tile)]
+        command += ["--depth", str(args.depth), "--n-filters", str(args.n_filters), "--seed", str(args.seed)]
         if args.threads:
             command += ["--threads", str(args.threads)]
         finished = subprocess.run(command, capture_output=True, text=True, check=True)
