@@ -89,13 +89,13 @@ def test_export_replaces_an_existing_tiff_only_when_confirmed(make_napari_viewer
     tifffile.imwrite(target, np.full((5, 5), 7, np.uint8))
     before = checksum(target)
 
-    with pytest.raises(FileExistsError, match=r"result\.tif already exists .*nothing was written"):
+    with pytest.raises(ValueError, match=r"result\.tif already exists; confirm replacing it"):
         widget.export_masks(target)
     assert checksum(target) == before
     (tmp_path / "batch").mkdir()
     tifffile.imwrite(tmp_path / "batch" / "image_labels.tif", np.zeros((5, 5), np.uint8))
     kept = checksum(tmp_path / "batch" / "image_labels.tif")
-    with pytest.raises(FileExistsError, match="image_labels.tif"):
+    with pytest.raises(ValueError, match=r"image_labels\.tif already exists"):
         widget.export_masks(tmp_path / "batch")
     assert checksum(tmp_path / "batch" / "image_labels.tif") == kept
 

@@ -22,6 +22,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..io.model_folder import ModelFolderError, read_model_config
+from ..io.outputs import check_output_files
 from ..n2v import N2VModel
 from ..segmentation import SegmentationModel
 from ..segmentation.model import KIND as SEGMENTATION_KIND
@@ -209,17 +210,12 @@ class PredictWidget(QWidget):
     def export_masks(self, destination: str | Path, *, overwrite: bool = False) -> list[Path]:
         """Write the result Labels layers as TIFF label images (see :meth:`export_targets`); return the paths.
 
-        Raises ``FileExistsError``, writing nothing, when a target file exists and
-        ``overwrite`` is false.
+        Every target is checked before any is written: an existing file is refused unless
+        ``overwrite`` is true (:class:`~denoise2seg.io.outputs.OutputLocationError`, a
+        ``ValueError`` naming the file), and then nothing is written.
         """
         targets = self.export_targets(destination)
-        existing = [path for path, _ in targets if path.exists()]
-        if existing and not overwrite:
-            names = ", ".join(path.name for path in existing)
-            raise FileExistsError(
-                f"{names} already {'exists' if len(existing) == 1 else 'exist'} in {existing[0].parent}; nothing was written. "
-                "Choose another name, or confirm replacing (overwrite=True)"
-            )
+        check_output_files([path for path, _ in targets], overwrite=overwrite, overwrite_hint="confirm replacing it (overwrite=True)")
         written = []
         for path, layer in targets:
             written += write_labels_tiff(str(path), layer.data, {"name": layer.name})
