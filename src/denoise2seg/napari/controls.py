@@ -9,6 +9,7 @@ from qtpy.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QFrame,
+    QLayout,
     QScrollArea,
     QSpinBox,
     QToolButton,
@@ -45,10 +46,36 @@ def device_combo() -> QComboBox:
     return combo
 
 
-class Collapsible(QWidget):
-    """A titled section whose form (:attr:`form`) is hidden until its title button is clicked."""
+def add_rows(form: QFormLayout, rows) -> QFormLayout:
+    """Add ``rows`` to ``form``: ``(label, control)`` pairs, or a widget or layout spanning the row."""
+    for row in rows:
+        if isinstance(row, tuple):
+            form.addRow(*row)
+        else:
+            form.addRow(row)
+    return form
 
-    def __init__(self, title: str = "Advanced settings", parent: QWidget | None = None) -> None:
+
+def dock_layout(widget: QWidget, rows, below=()) -> QVBoxLayout:
+    """The body of a dock widget: a form of ``rows`` (see :func:`add_rows`), then the widgets ``below``, scrolling.
+
+    Returns the body's layout.
+    """
+    layout = scrolling_layout(widget)
+    layout.addLayout(add_rows(QFormLayout(), rows))
+    for item in below:
+        if isinstance(item, QLayout):
+            layout.addLayout(item)
+        else:
+            layout.addWidget(item)
+    layout.addStretch()
+    return layout
+
+
+class Collapsible(QWidget):
+    """A titled section whose form (:attr:`form`, holding ``rows``) is hidden until its title button is clicked."""
+
+    def __init__(self, rows=(), title: str = "Advanced settings", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.toggle = QToolButton()
         self.toggle.setText(title)
@@ -57,7 +84,7 @@ class Collapsible(QWidget):
         self.toggle.setArrowType(Qt.ArrowType.RightArrow)
         self.toggle.toggled.connect(self.set_expanded)
         self.body = QWidget()
-        self.form = QFormLayout(self.body)
+        self.form = add_rows(QFormLayout(self.body), rows)
         self.form.setContentsMargins(12, 0, 0, 0)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -12,14 +12,14 @@ from pathlib import Path
 import napari
 import numpy as np
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLineEdit, QPushButton, QWidget
+from qtpy.QtWidgets import QCheckBox, QComboBox, QLineEdit, QPushButton, QWidget
 
 from ..ct import CTLesionModel, CTPretrainConfig, train_ct
 from ..ct.workflow import SEGMENTATION_FOLDER
 from ..nets.backbones import BACKBONES
 from ..validation import check_varies
 from .background import start_worker
-from .controls import Collapsible, device_combo, scrolling_layout, spin_box
+from .controls import Collapsible, device_combo, dock_layout, spin_box
 from .layer_choice import LayerCombo, LayerList, show_result
 from .lesion_export import LesionExport
 from .output_folder import model_folder_ready
@@ -86,8 +86,7 @@ class CTPretrainWidget(QWidget):
         self.depth_spin.setToolTip("0: the backbone's default")
         self.filters_spin = spin_box(0, 0, 1024)
         self.filters_spin.setToolTip("0: the backbone's default")
-        self.advanced = Collapsible()
-        for label, control in (
+        self.advanced = Collapsible([
             ("backbone", self.backbone_combo),
             ("pretext loss", self.loss_combo),
             ("VGG-19 weights file", self.vgg_edit),
@@ -96,28 +95,24 @@ class CTPretrainWidget(QWidget):
             ("batch size", self.batch_spin),
             ("depth", self.depth_spin),
             ("filters", self.filters_spin),
-        ):
-            self.advanced.form.addRow(label, control)
+        ])
 
         self.panel = TrainingPanel("Train", title=TITLE)
         self.segment_button = QPushButton("Segment labelled volume with model")
         self.export_button = LesionExport(napari_viewer, (RESULT_LAYER, LIVE_LAYER), TITLE)
 
-        form = QFormLayout()
-        form.addRow("unlabelled volumes", self.unlabelled_list)
-        form.addRow("labelled volume", self.image_combo)
-        form.addRow("lesion labels", self.labels_combo)
-        form.addRow(self.only_labelled_check)
-        form.addRow("pretext", self.pretext_combo)
-        form.addRow("pretext epochs", self.pretext_epochs_spin)
-        form.addRow("finetuning epochs", self.finetune_epochs_spin)
-        form.addRow("device", self.device_combo)
-        form.addRow("model folder", self.model_dir_edit)
-        layout = scrolling_layout(self)
-        layout.addLayout(form)
-        for widget in (self.advanced, self.panel, self.segment_button, self.export_button):
-            layout.addWidget(widget)
-        layout.addStretch()
+        rows = [
+            ("unlabelled volumes", self.unlabelled_list),
+            ("labelled volume", self.image_combo),
+            ("lesion labels", self.labels_combo),
+            self.only_labelled_check,
+            ("pretext", self.pretext_combo),
+            ("pretext epochs", self.pretext_epochs_spin),
+            ("finetuning epochs", self.finetune_epochs_spin),
+            ("device", self.device_combo),
+            ("model folder", self.model_dir_edit),
+        ]
+        dock_layout(self, rows, [self.advanced, self.panel, self.segment_button, self.export_button])
 
         self.panel.train_button.clicked.connect(self.start_training)
         self.segment_button.clicked.connect(self.segment)

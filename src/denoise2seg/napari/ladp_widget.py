@@ -13,14 +13,14 @@ from pathlib import Path
 import napari
 import numpy as np
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLineEdit, QPushButton, QWidget
+from qtpy.QtWidgets import QCheckBox, QComboBox, QLineEdit, QPushButton, QWidget
 
 from ..lesion.cases import LesionCase, brain_from_image
 from ..lesion.config import FinetuneConfig, PretrainConfig
 from ..lesion.model import LesionEnsemble
 from ..lesion.train import train_ensemble
 from .background import start_worker
-from .controls import Collapsible, device_combo, learning_rate_box, scrolling_layout, spin_box
+from .controls import Collapsible, device_combo, dock_layout, learning_rate_box, spin_box
 from .layer_choice import LayerCombo, show_result
 from .lesion_export import LesionExport
 from .output_folder import model_folder_ready
@@ -67,37 +67,32 @@ class LADPWidget(QWidget):
         self.lr_spin = learning_rate_box(fine.learning_rate)
         self.filters_spin = spin_box(fine.n_filters, 1, 512)
         self.depth_spin = spin_box(fine.depth, 1, 5)
-        self.advanced = Collapsible()
-        for label, control in (
+        self.advanced = Collapsible([
             ("steps per epoch", self.steps_spin),
             ("batch size", self.batch_spin),
             ("learning rate", self.lr_spin),
             ("U-Net filters", self.filters_spin),
             ("U-Net depth", self.depth_spin),
-        ):
-            self.advanced.form.addRow(label, control)
+        ])
 
         self.panel = TrainingPanel("Train", title="LADP training")
         self.segment_button = QPushButton("Segment with model")
         self.export_button = LesionExport(napari_viewer, (RESULT_LAYER, LIVE_LAYER), TITLE)
 
-        form = QFormLayout()
-        form.addRow("channel 1", self.channel_combos[0])
-        form.addRow("channel 2", self.channel_combos[1])
-        form.addRow("lesion labels", self.labels_combo)
-        form.addRow("brain mask", self.brain_combo)
-        form.addRow("pretraining", self.mode_combo)
-        form.addRow(self.decoder_only_check)
-        form.addRow("ensemble size", self.ensemble_spin)
-        form.addRow("pretraining epochs", self.pretrain_epochs_spin)
-        form.addRow("finetuning epochs", self.finetune_epochs_spin)
-        form.addRow("device", self.device_combo)
-        form.addRow("model folder", self.model_dir_edit)
-        layout = scrolling_layout(self)
-        layout.addLayout(form)
-        for widget in (self.advanced, self.panel, self.segment_button, self.export_button):
-            layout.addWidget(widget)
-        layout.addStretch()
+        rows = [
+            ("channel 1", self.channel_combos[0]),
+            ("channel 2", self.channel_combos[1]),
+            ("lesion labels", self.labels_combo),
+            ("brain mask", self.brain_combo),
+            ("pretraining", self.mode_combo),
+            self.decoder_only_check,
+            ("ensemble size", self.ensemble_spin),
+            ("pretraining epochs", self.pretrain_epochs_spin),
+            ("finetuning epochs", self.finetune_epochs_spin),
+            ("device", self.device_combo),
+            ("model folder", self.model_dir_edit),
+        ]
+        dock_layout(self, rows, [self.advanced, self.panel, self.segment_button, self.export_button])
 
         self.panel.train_button.clicked.connect(self.start_training)
         self.segment_button.clicked.connect(self.segment)

@@ -27,7 +27,7 @@ from ..ct.lowdose import (
 )
 from ..ct.lowdose.config import NOISE_SOURCES, SCHEMES
 from .background import start_worker
-from .controls import Collapsible, device_combo, scrolling_layout, spin_box
+from .controls import Collapsible, add_rows, device_combo, dock_layout, spin_box
 from .layer_choice import LayerCombo, frame_index, show_result
 from .output_folder import model_folder_ready
 from .training_panel import TrainingPanel
@@ -74,14 +74,12 @@ class LowDoseCTWidget(QWidget):
         self.unet_filters_spin = spin_box(NoiseModelConfig().n_filters, 1, 512)
         self.model_dir_edit = QLineEdit(str(Path.home() / "denoise2seg_models" / "pseudo_ct"))
         self.train_panel = TrainingPanel("Train denoiser + noise models", title="Pseudo-CT training")
-        advanced = Collapsible()
-        for label, control in (
+        advanced = Collapsible([
             ("batch size", self.batch_spin),
             ("patch size", self.patch_spin),
             ("RED-CNN filters", self.filters_spin),
             ("noise U-Net filters", self.unet_filters_spin),
-        ):
-            advanced.form.addRow(label, control)
+        ])
 
         self.target_combo = LayerCombo(napari_viewer, image, prefer=_not_a_result)
         self.noise_combo = QComboBox()
@@ -93,37 +91,33 @@ class LowDoseCTWidget(QWidget):
         self.adapt_panel = TrainingPanel("Adapt and denoise", title="Pseudo-CT adaptation")
         self.device_combo = device_combo()
 
-        train_box = QGroupBox("1. Train on paired scans (HU)")
-        form = QFormLayout(train_box)
-        form.addRow("low dose", self.low_combo)
-        form.addRow("normal dose", self.normal_combo)
-        form.addRow("2nd low dose (N2N)", self.repeat_combo)
         buttons = QHBoxLayout()
         buttons.addWidget(self.add_pair_button)
         buttons.addWidget(self.add_folder_button)
-        form.addRow(buttons)
-        form.addRow("subjects", self.subject_list)
-        form.addRow("denoiser scheme", self.scheme_combo)
-        form.addRow("epochs", self.epochs_spin)
-        form.addRow("steps per epoch", self.steps_spin)
-        form.addRow("model folder", self.model_dir_edit)
-        form.addRow(advanced)
-        form.addRow(self.train_panel)
+        train_box = QGroupBox("1. Train on paired scans (HU)")
+        add_rows(QFormLayout(train_box), [
+            ("low dose", self.low_combo),
+            ("normal dose", self.normal_combo),
+            ("2nd low dose (N2N)", self.repeat_combo),
+            buttons,
+            ("subjects", self.subject_list),
+            ("denoiser scheme", self.scheme_combo),
+            ("epochs", self.epochs_spin),
+            ("steps per epoch", self.steps_spin),
+            ("model folder", self.model_dir_edit),
+            advanced,
+            self.train_panel,
+        ])
         adapt_box = QGroupBox("2. Adapt to a low-dose scan")
-        adapt_form = QFormLayout(adapt_box)
-        adapt_form.addRow("low-dose scan", self.target_combo)
-        adapt_form.addRow("pseudo-noise", self.noise_combo)
-        adapt_form.addRow("update steps", self.adapt_steps_spin)
-        adapt_form.addRow("update period C", self.period_spin)
-        adapt_form.addRow("batch size", self.adapt_batch_spin)
-        adapt_form.addRow(self.adapt_panel)
-        device_row = QFormLayout()
-        device_row.addRow("device", self.device_combo)
-        layout = scrolling_layout(self)
-        layout.addLayout(device_row)
-        layout.addWidget(train_box)
-        layout.addWidget(adapt_box)
-        layout.addStretch()
+        add_rows(QFormLayout(adapt_box), [
+            ("low-dose scan", self.target_combo),
+            ("pseudo-noise", self.noise_combo),
+            ("update steps", self.adapt_steps_spin),
+            ("update period C", self.period_spin),
+            ("batch size", self.adapt_batch_spin),
+            self.adapt_panel,
+        ])
+        dock_layout(self, [("device", self.device_combo)], [train_box, adapt_box])
 
         self.add_pair_button.clicked.connect(self.add_layer_subject)
         self.add_folder_button.clicked.connect(self._choose_folder)

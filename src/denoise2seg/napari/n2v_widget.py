@@ -10,13 +10,13 @@ from pathlib import Path
 
 import napari
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtWidgets import QFileDialog, QFormLayout, QHBoxLayout, QLabel, QPushButton, QWidget
+from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from ..io.model_folder import ModelFolderError
 from ..n2v import N2VConfig, N2VModel, train_n2v
 from ..training import TrainingEvent
 from .background import start_worker
-from .controls import Collapsible, device_combo, scrolling_layout, spin_box
+from .controls import Collapsible, device_combo, dock_layout, spin_box
 from .layer_choice import LayerList, images_of, preview_crop, show_result
 from .training_panel import TrainingPanel
 
@@ -69,30 +69,24 @@ class N2VWidget(QWidget):
         self.panel = TrainingPanel("Train", title="N2V training")
         self.panel.train_button.clicked.connect(self.train)
 
-        self.advanced = Collapsible()
-        for label, control in (
+        self.advanced = Collapsible([
             ("Patch size", self.patch_spin),
             ("Batch size", self.batch_spin),
             ("U-Net depth", self.depth_spin),
             ("U-Net filters", self.filters_spin),
             ("Preview every (steps)", self.preview_spin),
-        ):
-            self.advanced.form.addRow(label, control)
-        form = QFormLayout()
-        form.addRow("Images", self.image_list)
-        form.addRow("Epochs", self.epochs_spin)
-        form.addRow("Steps per epoch", self.steps_spin)
-        form.addRow("Device", self.device_combo)
-        form.addRow("Model folder", self.folder_label)
+        ])
         folder_buttons = QHBoxLayout()
         folder_buttons.addWidget(self.save_button)
         folder_buttons.addWidget(self.load_button)
-        layout = scrolling_layout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.advanced)
-        layout.addLayout(folder_buttons)
-        layout.addWidget(self.panel)
-        layout.addStretch()
+        rows = [
+            ("Images", self.image_list),
+            ("Epochs", self.epochs_spin),
+            ("Steps per epoch", self.steps_spin),
+            ("Device", self.device_combo),
+            ("Model folder", self.folder_label),
+        ]
+        dock_layout(self, rows, [self.advanced, folder_buttons, self.panel])
 
     def config(self) -> N2VConfig:
         """The :class:`N2VConfig` of the current settings (2D frames)."""

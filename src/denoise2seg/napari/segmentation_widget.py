@@ -9,13 +9,13 @@ from pathlib import Path
 import napari
 import numpy as np
 from napari.utils.notifications import show_error
-from qtpy.QtWidgets import QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
+from qtpy.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
 
 from ..segmentation import SCHEMES, SegmentationConfig, SegmentationModel, train_segmentation
 from ..segmentation.config import FINETUNE_SCHEMES
 from ..training import TrainingEvent
 from .background import start_worker
-from .controls import Collapsible, device_combo, learning_rate_box, scrolling_layout, spin_box
+from .controls import Collapsible, device_combo, dock_layout, learning_rate_box, spin_box
 from .layer_choice import LayerCombo, LayerList, images_of, is_ground_truth, preview_crop, show_result
 from .n2v_widget import current_n2v_folder
 from .training_panel import TrainingPanel
@@ -97,8 +97,7 @@ class SegmentationWidget(QWidget):
         n2v_row = QHBoxLayout()
         n2v_row.addWidget(self.n2v_folder_edit)
         n2v_row.addWidget(self.n2v_browse)
-        self.advanced = Collapsible()
-        for label, control in (
+        self.advanced = Collapsible([
             ("Patch size", self.patch_spin),
             ("Batch size", self.batch_spin),
             ("Learning rate", self.lr_spin),
@@ -106,23 +105,19 @@ class SegmentationWidget(QWidget):
             ("U-Net filters", self.filters_spin),
             ("Annotation margin (px)", self.margin_spin),
             ("Preview every (steps)", self.preview_spin),
-        ):
-            self.advanced.form.addRow(label, control)
-        form = QFormLayout()
-        form.addRow("Images", self.image_list)
-        form.addRow("Annotations", self.labels_combo)
-        form.addRow("Method", self.method_combo)
-        form.addRow("Scheme", self.scheme_combo)
-        form.addRow("N2V model", n2v_row)
-        form.addRow("Epochs", self.epochs_spin)
-        form.addRow("Steps per epoch", self.steps_spin)
-        form.addRow("Device", self.device_combo)
-        form.addRow("Model folder", self.folder_label)
-        layout = scrolling_layout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.advanced)
-        layout.addWidget(self.panel)
-        layout.addStretch()
+        ])
+        rows = [
+            ("Images", self.image_list),
+            ("Annotations", self.labels_combo),
+            ("Method", self.method_combo),
+            ("Scheme", self.scheme_combo),
+            ("N2V model", n2v_row),
+            ("Epochs", self.epochs_spin),
+            ("Steps per epoch", self.steps_spin),
+            ("Device", self.device_combo),
+            ("Model folder", self.folder_label),
+        ]
+        dock_layout(self, rows, [self.advanced, self.panel])
 
     @property
     def method(self) -> str:
