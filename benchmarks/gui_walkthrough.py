@@ -131,7 +131,7 @@ def main(argv=None) -> None:
     wait_until(app, lambda: predict.worker is None, args.timeout)
     viewer.layers["my labels"].visible = False
     shot("05_predict_export.png")
-    written = predict.export_masks(args.out)
+    written = predict.export_masks(args.out, overwrite=True)
 
     import tifffile
 

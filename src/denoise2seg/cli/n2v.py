@@ -73,7 +73,7 @@ def _predict(args: argparse.Namespace) -> int:
     ndim = model.config.ndim
     images = check_images(read_tiffs(args.images), ndim=(ndim, ndim + 1), names=[str(p) for p in args.images])
     args.out.mkdir(parents=True, exist_ok=True)
-    tile_shape = (args.tile,) * ndim if args.tile else None
+    tile_shape = "auto" if args.tile is None else ((args.tile,) * ndim if args.tile else None)
     for path, image, target in zip(args.images, images, targets):
         tifffile.imwrite(target, model.predict(image, tile_shape=tile_shape))
         print(f"{path} -> {target}")
@@ -116,6 +116,8 @@ def register(subparsers) -> None:
     predict.add_argument(
         "--overwrite", action="store_true", help="replace existing result files (never an input image or the model)"
     )
-    predict.add_argument("--tile", type=int, default=None, help="tile edge in pixels for large images (default: whole image)")
+    predict.add_argument(
+        "--tile", type=int, default=None, help="tile edge in pixels (default: 512 in 2D, 64 in 3D; 0: the whole image at once)"
+    )
     predict.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu (default %(default)s)")
     predict.set_defaults(func=_predict)

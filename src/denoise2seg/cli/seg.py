@@ -67,7 +67,7 @@ def _predict(args: argparse.Namespace) -> int:
     model = SegmentationModel.load(args.model, device=args.device)
     images = check_images(read_tiffs(args.images), ndim=(2, 3), names=_names(args.images))
     args.out.mkdir(parents=True, exist_ok=True)
-    tile_shape = (args.tile, args.tile) if args.tile else None
+    tile_shape = "auto" if args.tile is None else ((args.tile, args.tile) if args.tile else None)
     for path, image, target in zip(args.images, images, targets):
         labels = model.predict(image, tile_shape=tile_shape)
         tifffile.imwrite(target, labels)
@@ -151,7 +151,7 @@ def register(subparsers) -> None:
     predict.add_argument(
         "--overwrite", action="store_true", help="replace existing label images (never an input image or the model)"
     )
-    predict.add_argument("--tile", type=int, default=None, help="tile edge for large images (default: whole image)")
+    predict.add_argument("--tile", type=int, default=None, help="tile edge in pixels (default: 512; 0: the whole image at once)")
     predict.add_argument("--device", default="auto")
     predict.set_defaults(func=_predict)
 

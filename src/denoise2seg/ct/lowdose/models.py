@@ -30,8 +30,9 @@ def _as_slices(image, name: str) -> tuple[np.ndarray, bool]:
     return (array[None], True) if array.ndim == 2 else (array, False)
 
 
-def apply_slices(net: nn.Module, unit_slices: np.ndarray, *, divisor: int = 1, halo: int = 0, tile_shape=None) -> np.ndarray:
-    """Run ``net`` on each ``(H, W)`` slice of ``(N, H, W)`` normalised input; float32 ``(N, H, W)``."""
+def apply_slices(net: nn.Module, unit_slices: np.ndarray, *, divisor: int = 1, halo: int = 0, tile_shape="auto") -> np.ndarray:
+    """Run ``net`` on each ``(H, W)`` slice of ``(N, H, W)`` normalised input, by tiles (``tile_shape`` as for
+    :func:`~denoise2seg.prediction.predict_tiled`); float32 ``(N, H, W)``."""
     device = next(net.parameters()).device
     was_training = net.training
     net.eval()
@@ -74,7 +75,7 @@ class LowDoseDenoiser:
         """Denoise ``(N, H, W)`` slices in normalised units."""
         return apply_slices(self.net, unit_slices)
 
-    def predict(self, low_dose_hu, tile_shape: tuple[int, int] | None = None) -> np.ndarray:
+    def predict(self, low_dose_hu, tile_shape: tuple[int, int] | str | None = "auto") -> np.ndarray:
         """Denoise a slice ``(H, W)`` or stack ``(N, H, W)`` in HU; same shape, float32 HU."""
         slices, single = _as_slices(low_dose_hu, "low-dose image")
         out = unit_to_hu(apply_slices(self.net, hu_to_unit(slices), halo=self.net.spec.receptive_radius, tile_shape=tile_shape))
