@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from denoise2seg.data.augment import random_dihedral
-from denoise2seg.data.normalization import PercentileNormalizer
+from denoise2seg.data.normalization import PercentileNormalizer, ZScoreNormalizer, normalizer_from_dict
 from denoise2seg.data.patches import PatchSampler
 from denoise2seg.data.samples import NOISE_LEVELS, noisy_nuclei_2d
-from denoise2seg.data.splits import split_validation_strip
+from denoise2seg.data.splits import split_validation
 
 
 def test_dihedral_augmentation_draws_all_eight_symmetries_and_applies_them_alike():
@@ -48,12 +48,50 @@ def test_patch_sampler_cuts_matching_patches_from_images_of_different_shapes():
     assert all(p.numpy().tobytes() in windows for p in patches)
 
 
-def test_validation_strip_is_held_out_from_training():
+def _held_out(train, val, images):
+    return 1 - sum(t[0].size for t in train) / sum(im[0].size for im in images), val
+
+
+def test_a_single_image_loses_a_strip_of_at_most_the_fraction():
     image = np.arange(100 * 70, dtype=np.float32).reshape(1, 100, 70)
-    train, val = split_validation_strip([image], (16, 16), 0.1, seed=0)
-    assert train[0].shape == (1, 84, 70)
-    assert val.shape == (4, 1, 16, 16)
+    train, val = split_validation([image], (16, 16), 0.1, seed=0, multiple=4)
+    # 10 rows rounded down to a multiple of 4: 8 rows, 8 % of the image
+    assert train[0].shape == (1, 92, 70)
+    assert val.shape == (4, 1, 8, 16)
     assert val.min() >= train[0].max()
+
+
+def test_small_images_are_held_out_whole_never_more_than_the_fraction():
+    """The VoidSeg case: 128x128 images and 64 px patches (a patch-tall strip would be half of each)."""
+    rng = np.random.default_rng(0)
+    images = [rng.normal(size=(1, 128, 128)).astype(np.float32) for _ in range(20)]
+    train, val = split_validation(images, (64, 64), 0.1, seed=0, multiple=4)
+    fraction, _ = _held_out(train, val, images)
+    assert fraction == pytest.approx(0.1)
+    assert all(t.shape == (1, 128, 128) for t in train) and val.shape == (2 * 4, 1, 64, 64)
+    held = [im for im in images if not any(im is t for t in train)]
+    assert {p.tobytes() for p in val} <= {p.tobytes() for im in held for p in (im[:, :64, :64], im[:, :64, 64:], im[:, 64:, :64], im[:, 64:, 64:])}
+
+    # too few images to spare one: a strip of every image, at most the fraction of it
+    train, val = split_validation(images[:3], (64, 64), 0.1, seed=0, multiple=4)
+    fraction, _ = _held_out(train, val, images[:3])
+    assert 0 < fraction <= 0.1 and val.shape[-2:] == (12, 64)
+
+
+def test_zscore_normaliser_gives_zero_mean_unit_variance_and_back():
+    image = np.random.default_rng(0).normal(300, 40, (64, 64)).astype(np.float32)
+    normalizer = ZScoreNormalizer.fit([image, image[::2]])
+    normalized = normalizer.normalize(image)
+    assert normalized.mean() == pytest.approx(0, abs=0.05) and normalized.std() == pytest.approx(1, abs=0.05)
+    np.testing.assert_allclose(normalizer.denormalize(normalized), image, rtol=1e-5, atol=1e-2)
+    assert normalizer_from_dict(normalizer.to_dict()) == normalizer
+
+
+def test_model_folders_written_before_zscore_keep_their_percentiles():
+    stored = {"mi": 2.0, "ma": 10.0, "pmin": 1.0, "pmax": 99.8}
+    assert normalizer_from_dict(stored) == PercentileNormalizer(2.0, 10.0)
+    with pytest.raises(ValueError, match="unknown normalisation"):
+        normalizer_from_dict({"method": "minmax"})
 
 
 def test_normaliser_maps_percentiles_to_0_and_1_and_back():
@@ -63,7 +101,7 @@ def test_normaliser_maps_percentiles_to_0_and_1_and_back():
     assert np.percentile(normalized, 1) == pytest.approx(0, abs=1e-4)
     assert np.percentile(normalized, 99.8) == pytest.approx(1, abs=1e-4)
     np.testing.assert_allclose(normalizer.denormalize(normalized), image, rtol=1e-5, atol=1e-2)
-    assert PercentileNormalizer.from_dict(normalizer.to_dict()) == normalizer
+    assert normalizer_from_dict(normalizer.to_dict()) == normalizer
 
 
 @pytest.mark.parametrize("sigma", NOISE_LEVELS)

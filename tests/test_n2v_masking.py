@@ -1,9 +1,12 @@
 """Blind-spot masking and the masked loss of Noise2Void, checked on small tensors."""
 
+import math
+
 import pytest
 import torch
 
 from denoise2seg.n2v import blind_spot_mask, masked_mse
+from denoise2seg.n2v.masking import stratified_positions
 
 
 def _unique_patches(n, spatial, channels=1):
@@ -16,11 +19,32 @@ def _unique_patches(n, spatial, channels=1):
 def test_fraction_of_masked_pixels(spatial):
     patches = torch.randn(8, 1, *spatial)
     masked, mask = blind_spot_mask(patches, fraction=0.00198, radius=2)
-    expected = max(1, round(0.00198 * patches[0, 0].numel()))
+    counts = mask.flatten(1).sum(1)
     assert mask.shape == (8, 1, *spatial)
-    assert mask.flatten(1).sum(1).tolist() == [expected] * 8
+    # one blind spot per grid box: the same count in every patch, close to the fraction
+    assert len(set(counts.tolist())) == 1
+    assert 0.5 * 0.00198 < counts[0].item() / patches[0, 0].numel() < 2 * 0.00198
     # Unmasked pixels are untouched.
     assert torch.equal(masked[~mask.expand_as(masked)], patches[~mask.expand_as(patches)])
+
+
+def test_blind_spots_are_stratified_one_per_grid_box():
+    generator = torch.Generator().manual_seed(0)
+    coords = stratified_positions(2000, (64, 64), 0.00198, generator)
+    span = round(0.00198 ** -0.5)
+    boxes = coords // span
+    # every patch has exactly one position in each box, and boxes at the border are covered too
+    assert all(len({tuple(b) for b in patch.tolist()}) == coords.shape[1] for patch in boxes[:50])
+    assert coords.shape[1] == math.ceil(64 / span) ** 2 and coords.max() == 63 and coords.min() == 0
+    # uniform draws put two blind spots within 2 px in about 7 % of patches; stratified, far fewer
+    distances = (coords[:, :, None, :] - coords[:, None, :, :]).abs().amax(-1)
+    distances = distances + 1000 * torch.eye(coords.shape[1], dtype=torch.long)
+    close = (distances.flatten(1).min(1).values <= 2).float().mean().item()
+    uniform = torch.rand(2000, 4096, generator=generator).topk(coords.shape[1], dim=1).indices
+    uniform = torch.stack(torch.unravel_index(uniform, (64, 64)), dim=-1)
+    uniform_distances = (uniform[:, :, None, :] - uniform[:, None, :, :]).abs().amax(-1) + 1000 * torch.eye(coords.shape[1], dtype=torch.long)
+    uniform_close = (uniform_distances.flatten(1).min(1).values <= 2).float().mean().item()
+    assert close < uniform_close / 2
 
 
 @pytest.mark.parametrize("spatial, radius", [((6, 6), 2), ((5, 7), 2), ((4, 4, 4), 1), ((9, 9), 3)])

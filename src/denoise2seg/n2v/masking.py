@@ -4,11 +4,36 @@ Krull et al. 2019: in each patch a small fraction of pixels (0.198% by default, 
 ``n2v_perc_pix``) is replaced by the value of a random neighbour from a small window
 (5x5, N2V's ``n2v_neighborhood_radius`` = 2), never the pixel itself; the loss is the
 MSE between the network output and the original values at those pixels only.
+
+The masked pixels are stratified, as in N2V's and CAREamics' code: the patch is cut into
+boxes of about ``1 / fraction`` pixels and one random pixel of each box is masked, so
+blind spots are spread over the patch instead of clustering (with uniform draws, 7 % of
+64x64 patches had two blind spots within 2 px of each other, each one's replacement
+value then being the other's input).
 """
 
 from __future__ import annotations
 
 import torch
+
+
+def stratified_positions(
+    n: int, spatial: tuple[int, ...], fraction: float, generator: torch.Generator | None = None, device=None
+) -> torch.Tensor:
+    """One random pixel per grid box of each of ``n`` patches of shape ``spatial``; ``(n, K, ndim)`` long coordinates.
+
+    Boxes have ``round(fraction ** (-1 / ndim))`` pixels per side (at least 1), so about
+    ``fraction`` of the pixels are chosen; boxes cut by the patch border draw inside the
+    part that lies in the patch. ``K`` is the number of boxes, the same for every patch.
+    """
+    ndim = len(spatial)
+    span = max(1, round(fraction ** (-1.0 / ndim)))
+    starts = torch.stack(
+        torch.meshgrid(*[torch.arange(0, size, span, device=device) for size in spatial], indexing="ij"), dim=-1
+    ).reshape(-1, ndim)
+    extent = torch.minimum(torch.full_like(starts, span), torch.tensor(spatial, device=device) - starts)
+    draws = torch.rand((n, *starts.shape), device=device, generator=generator)
+    return starts + (draws * extent).long().clamp_max(extent - 1)
 
 
 def blind_spot_mask(
@@ -24,7 +49,8 @@ def blind_spot_mask(
     patches : tensor ``(N, C, *spatial)``
         Normalised patches (2D or 3D spatial).
     fraction : float
-        Fraction of pixels masked per patch (at least one pixel).
+        Fraction of pixels masked per patch: one pixel per box of about ``1 / fraction``
+        pixels (:func:`stratified_positions`; at least one pixel).
     radius : int
         Neighbours are drawn from the ``(2*radius+1)**ndim`` window, centre excluded;
         positions outside the patch are mirrored back inside at the patch border. Where
@@ -46,11 +72,8 @@ def blind_spot_mask(
     if radius < 1 or min(spatial) <= 2 * radius:
         raise ValueError(f"patches {tuple(spatial)} must be larger than 2 * radius = {2 * radius} (radius >= 1) along every axis")
     device = patches.device
-    n_pixels = int(torch.tensor(spatial).prod())
-    n_masked = max(1, round(fraction * n_pixels))
-    # Distinct positions per patch: the top-k of random keys is a uniform sample without replacement.
-    flat = torch.rand(n, n_pixels, device=device, generator=generator).topk(n_masked, dim=1).indices
-    coords = torch.stack(torch.unravel_index(flat, spatial), dim=-1)  # (N, K, ndim)
+    coords = stratified_positions(n, tuple(spatial), fraction, generator, device)  # (N, K, ndim)
+    n_masked = coords.shape[1]
     window = 2 * radius + 1
     n_offsets = window**ndim - 1
     choice = torch.randint(0, n_offsets, (n, n_masked), device=device, generator=generator)

@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ..data.normalization import PercentileNormalizer
+from ..data.normalization import Normalizer, normalizer_from_dict
 from ..io.model_folder import ModelFolderError, load_into, read_model_config, save_model_folder
 from ..nets import UNet, UNetSpec
 from ..prediction import predict_tiled
@@ -25,7 +25,7 @@ class N2VModel:
     in the same units, shape and float32.
     """
 
-    def __init__(self, net: UNet, config: N2VConfig, normalizer: PercentileNormalizer) -> None:
+    def __init__(self, net: UNet, config: N2VConfig, normalizer: Normalizer) -> None:
         self.net = net
         self.config = config
         self.normalizer = normalizer
@@ -41,7 +41,7 @@ class N2VModel:
         try:
             net = UNet(UNetSpec.from_dict(record["network"]))
             config = N2VConfig.from_dict(record["config"])
-            normalizer = PercentileNormalizer.from_dict(record["normalization"])
+            normalizer = normalizer_from_dict(record["normalization"])
         except (KeyError, TypeError, ValueError) as err:
             raise ModelFolderError(f"the config.json of {folder} is incomplete or invalid ({type(err).__name__}: {err})") from err
         load_into(net, folder, which)

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from ..data.augment import random_dihedral
-from ..data.normalization import PercentileNormalizer
+from ..data.normalization import Normalizer
 from ..data.patches import PatchSampler
 from ..nets import UNet
 from ..training import TrainingTask
@@ -22,7 +22,7 @@ class N2VTask(TrainingTask):
         self,
         net: UNet,
         config: N2VConfig,
-        normalizer: PercentileNormalizer,
+        normalizer: Normalizer,
         train_images: list[np.ndarray],
         val_patches: np.ndarray,
         preview: N2VPreview | None = None,
@@ -72,7 +72,7 @@ class N2VTask(TrainingTask):
 class N2VPreview:
     """Predicts one preview image with the current network (for live display)."""
 
-    def __init__(self, image: np.ndarray, config: N2VConfig, normalizer: PercentileNormalizer) -> None:
+    def __init__(self, image: np.ndarray, config: N2VConfig, normalizer: Normalizer) -> None:
         self.image = image
         self.config = config
         self.normalizer = normalizer

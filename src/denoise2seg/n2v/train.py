@@ -8,8 +8,8 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from ..data.normalization import PercentileNormalizer
-from ..data.splits import split_validation_strip
+from ..data.normalization import fit_normalizer
+from ..data.splits import split_validation
 from ..nets import UNet
 from ..training import TrainingEvent, choose_device, run_training
 from ..validation import check_training_images
@@ -59,9 +59,16 @@ def train_n2v(
     samples = as_samples(checked, config.ndim)
     if config.seed is not None:
         torch.manual_seed(config.seed)
-    normalizer = PercentileNormalizer.fit(samples, config.percentile_low, config.percentile_high)
+    normalizer = fit_normalizer(samples, config.normalization, config.percentile_low, config.percentile_high)
     normalized = [normalizer.normalize(s)[None] for s in samples]
-    train_images, val_patches = split_validation_strip(normalized, config.patch_shape, config.validation_fraction, config.seed)
+    train_images, val_patches = split_validation(
+        normalized,
+        config.patch_shape,
+        config.validation_fraction,
+        config.seed,
+        multiple=2**config.depth,
+        min_rows=2 * config.neighborhood_radius + 1,
+    )
     torch_device = choose_device(device)
     net = UNet(config.unet_spec()).to(torch_device)
     preview = None
