@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.normalization import PercentileNormalizer
+from ..data.normalization import Normalizer, normalizer_from_dict
 from ..io.model_folder import ModelFolderError, load_into, read_model_config
 from ..n2v import N2VModel
 from ..prediction import predict_tiled
@@ -50,7 +50,7 @@ class SegmentationModel:
         self,
         net: torch.nn.Module,
         config: SegmentationConfig,
-        normalizer: PercentileNormalizer,
+        normalizer: Normalizer,
         thresholds: dict | None = None,
         n2v: N2VModel | None = None,
     ) -> None:
@@ -73,7 +73,7 @@ class SegmentationModel:
         record = read_model_config(folder, kind=KIND)
         try:
             config = SegmentationConfig.from_dict(record["config"])
-            normalizer = PercentileNormalizer.from_dict(record["normalization"])
+            normalizer = normalizer_from_dict(record["normalization"])
             thresholds = dict(record["thresholds"])
         except (KeyError, TypeError, ValueError) as err:
             raise ModelFolderError(f"the config.json of {folder} is incomplete or invalid ({type(err).__name__}: {err})") from err
