@@ -10,7 +10,7 @@ from denoise2seg.lesion.config import FinetuneConfig, PretrainConfig
 from denoise2seg.lesion.flips import flip_tta, majority_vote
 from denoise2seg.lesion.model import LesionEnsemble, predict_probability
 from denoise2seg.lesion.slices import SliceSet
-from denoise2seg.lesion.tasks import PretrainTask
+from denoise2seg.lesion.tasks import FinetuneTask, PretrainTask
 from denoise2seg.lesion.train import train_ensemble
 from denoise2seg.nets import UNet, UNetSpec
 from denoise2seg.training import Schedule, run_training
@@ -32,22 +32,47 @@ def tiny_slices(n_cases=2) -> SliceSet:
 
 
 @pytest.mark.parametrize("decoder_only", [True, False])
-def test_decoder_only_pretraining_keeps_encoder_weights_and_bn_stats(decoder_only):
+def test_decoder_only_pretraining_keeps_encoder_weights(decoder_only):
     torch.manual_seed(0)
     net = UNet(UNetSpec(ndim=2, in_channels=2, out_channels=2, depth=2, n_filters=4))
-    encoder_before = {k: v.clone() for k, v in net.state_dict().items() if k.startswith(("encoder", "bottleneck"))}
+    weights_before = {n: p.clone() for n, p in net.named_parameters() if n.startswith(("encoder", "bottleneck"))}
     decoder_before = {k: v.clone() for k, v in net.state_dict().items() if k.startswith("decoder")}
     slices = tiny_slices()
     config = PretrainConfig(decoder_only=decoder_only, batch_size=4, depth=2, n_filters=4)
     task = PretrainTask(net, config, slices, slices, seed=0)
     for _ in run_training(task, Schedule(epochs=1, steps_per_epoch=3, learning_rate=1e-2, lr_schedule="constant")):
         pass
-    state = net.state_dict()
-    encoder_same = all(torch.equal(state[k], v) for k, v in encoder_before.items())
-    running_same = all(torch.equal(state[k], v) for k, v in encoder_before.items() if "running" in k)
-    assert encoder_same == decoder_only
-    assert running_same == decoder_only
-    assert not all(torch.equal(state[k], v) for k, v in decoder_before.items())
+    parameters = dict(net.named_parameters())
+    assert all(torch.equal(parameters[n], p) for n, p in weights_before.items()) == decoder_only
+    assert not all(torch.equal(net.state_dict()[k], v) for k, v in decoder_before.items())
+
+
+def _encoder_feature_std(net: UNet, images: torch.Tensor) -> list[float]:
+    """Standard deviation of each skip connection and of the bottleneck output, in the net's current mode."""
+    stds, x = [], images
+    with torch.no_grad():
+        for block in net.encoder:
+            x = block(x)
+            stds.append(float(x.std()))
+            x = net.pool(x)
+        stds.append(float(net.bottleneck(x).std()))
+    return stds
+
+
+def test_decoder_only_pretraining_feeds_the_decoder_the_feature_scale_of_finetuning():
+    torch.manual_seed(0)
+    net = UNet(UNetSpec(ndim=2, in_channels=2, out_channels=2, depth=3, n_filters=8))
+    slices = tiny_slices()
+    config = PretrainConfig(decoder_only=True, batch_size=8, depth=3, n_filters=8)
+    pretraining = PretrainTask(net, config, slices, slices, seed=0)
+    _, images, _, _ = pretraining.draw()
+    pretraining.train_mode()
+    seen_in_pretraining = _encoder_feature_std(net, images)
+    finetuning = FinetuneTask(net, FinetuneConfig(batch_size=8, depth=3, n_filters=8), slices, slices, 0, {"mode": "ladp"})
+    finetuning.train_mode()
+    seen_in_finetuning = _encoder_feature_std(net, images)
+    for pre, fine in zip(seen_in_pretraining, seen_in_finetuning):
+        assert pre == pytest.approx(fine, rel=0.05)
 
 
 def _symmetrize(net: UNet) -> UNet:

@@ -46,8 +46,12 @@ class _SliceTask(TrainingTask):
 class PretrainTask(_SliceTask):
     """The U-Net predicts the label-aware noise ``W`` from ``sqrt(g) x + sqrt(1-g) W`` (LADP Eq. 6).
 
-    With ``config.decoder_only`` the encoder and bottleneck are frozen: they get no
-    gradient and stay in eval mode, so their batch-norm statistics do not move either.
+    With ``config.decoder_only`` the weights of the encoder and bottleneck are frozen (no
+    gradient), but their batch norm normalises with the statistics of the training
+    batches, as in finetuning: the decoder learns on the feature scale it will be fed
+    later. (Frozen in eval mode, a randomly initialised encoder normalises with its
+    initial running statistics and hands the decoder features 4-500x smaller than
+    finetuning does.)
     """
 
     def __init__(self, net: UNet, config: PretrainConfig, train: SliceSet, val: SliceSet, seed: int) -> None:
@@ -74,12 +78,6 @@ class PretrainTask(_SliceTask):
 
     def trainable_parameters(self):
         return [p for p in self.model.parameters() if p.requires_grad]
-
-    def train_mode(self) -> None:
-        self.model.train()
-        if self.config.decoder_only:
-            self.model.encoder.eval()
-            self.model.bottleneck.eval()
 
     def training_loss(self) -> torch.Tensor:
         index, images, _, distance = self.draw()
