@@ -9,6 +9,7 @@ from denoise2seg.metrics import dice_score
 from denoise2seg.metrics.lesion import (
     CaseScores,
     lesion_size_bin,
+    masd_penalty,
     mean_average_surface_distance,
     normalized_surface_dice,
     score_case,
@@ -75,12 +76,27 @@ def test_dice_and_size_bins():
 def test_summary_averages_per_bin():
     rows = [
         CaseScores("a", 0.005, "<1%", 0.2, 3.0, 0.5),
-        CaseScores("b", 0.003, "<1%", 0.4, math.nan, 0.7),
+        CaseScores("b", 0.003, "<1%", 0.4, 8.0, 0.7, masd_penalized=True),
         CaseScores("c", 0.02, "1-5%", 0.9, 1.0, 0.9),
     ]
     summary = summarize(rows)
     assert summary["dice"] == pytest.approx(0.5)
     assert summary["dice <1%"] == pytest.approx(0.3) and summary["n <1%"] == 2
     assert math.isnan(summary["dice >5%"]) and summary["n >5%"] == 0
-    assert summary["masd"] == pytest.approx(2.0)
+    assert summary["masd"] == pytest.approx(4.0) and summary["n masd penalized"] == 1
     assert summary["nsd"] == pytest.approx(0.7)
+
+
+def test_a_missed_lesion_is_penalised_not_dropped_from_masd():
+    """A method that predicts nothing on a case must not look better than one that finds it roughly."""
+    truth = np.zeros((4, 10, 10), bool)
+    truth[1:3, 3:6, 3:6] = True
+    brain = np.ones_like(truth)
+    rough = np.roll(truth, 2, axis=2)
+    found = score_case(truth, rough, brain, spacing=(2.0, 1.0, 1.0))
+    missed = score_case(truth, np.zeros_like(truth), brain, spacing=(2.0, 1.0, 1.0))
+    assert missed.masd_penalized and not found.masd_penalized
+    assert missed.masd == pytest.approx(masd_penalty(truth.shape, (2.0, 1.0, 1.0))) == pytest.approx(np.sqrt(8**2 + 10**2 + 10**2))
+    assert summarize([found, missed])["masd"] > summarize([found, found])["masd"]
+    with pytest.raises(ValueError, match="no MASD"):
+        summarize([CaseScores("x", 0.01, "1-5%", 0.0, math.nan, 0.0)])

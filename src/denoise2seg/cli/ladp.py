@@ -151,6 +151,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     summary = summarize(scores)
     print("\n" + ", ".join(f"Dice {b}: {summary[f'dice {b}']:.4f} (n={summary[f'n {b}']})" for b in SIZE_BINS))
     print(f"Dice overall {summary['dice']:.4f}, MASD {summary['masd']:.3f} mm, NSD ({args.tolerance:g} mm) {summary['nsd']:.4f}")
+    if summary["n masd penalized"]:
+        print(f"MASD of {summary['n masd penalized']} case(s) with an empty prediction or truth is the volume diagonal (penalty)")
     if args.json is not None:
         args.json.write_text(json.dumps({"summary": summary, "cases": [s.to_dict() for s in scores]}, indent=2))
     return 0

@@ -97,9 +97,20 @@ def lesion_size_bin(fraction: float) -> str:
     return SIZE_BINS[2]
 
 
+def masd_penalty(shape: tuple[int, ...], spacing=1.0) -> float:
+    """The MASD given to a case where exactly one of truth and prediction is empty: the volume's diagonal.
+
+    No surface distance exists then; the diagonal (in the units of ``spacing``) is the
+    largest distance two voxels of the volume can have, so a missed or invented lesion
+    counts as the worst possible boundary error instead of vanishing from the mean.
+    """
+    sizes = np.asarray(shape, dtype=float) * np.asarray(_spacing(spacing, len(shape)))
+    return float(np.sqrt((sizes**2).sum()))
+
+
 @dataclass
 class CaseScores:
-    """Metrics of one case."""
+    """Metrics of one case; ``masd_penalized`` when its MASD is :func:`masd_penalty` (one mask empty)."""
 
     name: str
     lesion_fraction: float
@@ -107,6 +118,7 @@ class CaseScores:
     dice: float
     masd: float
     nsd: float
+    masd_penalized: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -121,25 +133,36 @@ def score_case(
     name: str = "case",
     tolerance: float = DEFAULT_NSD_TOLERANCE_MM,
 ) -> CaseScores:
-    """Dice, MASD and NSD of one volume, with its lesion-size bin (lesion voxels / brain voxels)."""
+    """Dice, MASD and NSD of one volume, with its lesion-size bin (lesion voxels / brain voxels).
+
+    When exactly one of the masks is empty, MASD is :func:`masd_penalty` (and flagged).
+    """
     truth, pred = _check_pair(mask_true, mask_test)
     brain = np.asarray(brain, dtype=bool)
     if brain.shape != truth.shape or not brain.any():
         raise ValueError(f"brain mask must be non-empty with shape {truth.shape}, got {brain.shape}")
     fraction = float((truth & brain).sum() / brain.sum())
+    masd = mean_average_surface_distance(truth, pred, spacing=spacing)
+    penalized = math.isnan(masd)
     return CaseScores(
         name,
         fraction,
         lesion_size_bin(fraction),
         dice_score(truth, pred),
-        mean_average_surface_distance(truth, pred, spacing=spacing),
+        masd_penalty(truth.shape, spacing) if penalized else masd,
         normalized_surface_dice(truth, pred, tolerance=tolerance, spacing=spacing),
+        penalized,
     )
 
 
 def summarize(scores: list[CaseScores]) -> dict:
     """Means over cases: ``dice`` (overall), ``dice <1%`` etc. per bin (nan for an empty bin),
-    ``masd`` (over cases where it is defined), ``nsd``, and ``n`` / ``n <1%`` etc. case counts."""
+    ``masd`` (over all cases, penalised ones included), ``nsd``, and ``n`` / ``n <1%`` etc.
+    case counts, with ``n masd penalized`` the cases whose MASD is the penalty.
+
+    A MASD that is not a number (a score made without :func:`score_case`'s penalty) is
+    refused rather than left out: leaving failed cases out would favour a method that fails.
+    """
     if not scores:
         raise ValueError("no case scores to summarise")
     summary = {"dice": float(np.mean([s.dice for s in scores])), "n": len(scores)}
@@ -147,7 +170,10 @@ def summarize(scores: list[CaseScores]) -> dict:
         in_bin = [s.dice for s in scores if s.size_bin == size_bin]
         summary[f"dice {size_bin}"] = float(np.mean(in_bin)) if in_bin else math.nan
         summary[f"n {size_bin}"] = len(in_bin)
-    masd = [s.masd for s in scores if np.isfinite(s.masd)]
-    summary["masd"] = float(np.mean(masd)) if masd else math.nan
+    masd = [s.masd for s in scores]
+    if not all(np.isfinite(masd)):
+        raise ValueError("a case has no MASD; score cases with score_case, which penalises a missing surface")
+    summary["masd"] = float(np.mean(masd))
+    summary["n masd penalized"] = sum(s.masd_penalized for s in scores)
     summary["nsd"] = float(np.mean([s.nsd for s in scores]))
     return summary
