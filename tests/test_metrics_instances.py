@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from denoise2seg.metrics import average_precision, average_precision_dataset, seg_score, seg_score_dataset
+from denoise2seg.metrics import average_precision, average_precision_dataset, average_precision_per_image, seg_score, seg_score_dataset
 
 
 def _case():
@@ -68,3 +68,14 @@ def test_empty_and_mismatched_inputs():
     assert seg_score(empty, empty) == 1.0
     with pytest.raises(ValueError, match="same shape"):
         average_precision(empty, np.zeros((5, 6), dtype=np.int32))
+
+
+def test_per_image_average_differs_from_pooled_ap():
+    """One crowded image scored 2/5 and one image with a single object found: per image (2/5 + 1) / 2, pooled 3/6."""
+    truth, pred = _case()
+    single = np.zeros((12, 12), np.int32)
+    single[2:6, 2:6] = 1
+    assert average_precision_per_image([truth, single], [pred, single]) == pytest.approx((2 / 5 + 1) / 2)
+    assert average_precision_dataset([truth, single], [pred, single]) == pytest.approx(3 / 6)
+    with pytest.raises(ValueError, match="no images"):
+        average_precision_per_image([], [])

@@ -6,7 +6,7 @@ BONBID-HIE lesion metrics (Dice per lesion-size bin, MASD, NSD; imports MONAI, s
 not imported here).
 """
 
-from .instances import average_precision, average_precision_dataset, seg_score, seg_score_dataset
+from .instances import average_precision, average_precision_dataset, average_precision_per_image, seg_score, seg_score_dataset
 from .overlap import dice_score, dice_summary
 
-__all__ = ["average_precision", "average_precision_dataset", "dice_score", "dice_summary", "seg_score", "seg_score_dataset"]
+__all__ = ["average_precision", "average_precision_dataset", "average_precision_per_image", "dice_score", "dice_summary", "seg_score", "seg_score_dataset"]
