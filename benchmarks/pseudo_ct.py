@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from denoise2seg.ct.lowdose.pseudo_pairs import difference_histogram
 from denoise2seg.ct.lowdose import (
     AdaptationConfig,
     DenoiserConfig,
@@ -122,6 +123,9 @@ def main(argv=None) -> int:
     input_psnr, input_ssim = score([s.low_dose for s in test], test)
     rows.append(("LDCT (input)", input_psnr, input_ssim))
 
+    # The Hist baselines sample the training pairs' LDCT - NDCT, as in the paper.
+    histogram = difference_histogram([(s.low_dose, s.normal_dose) for s in train])
+
     def adapt(scheme: str, noise: str, update_period: int | None, models: list[NoiseModel]) -> list[np.ndarray]:
         out = []
         for i, subject in enumerate(test):
@@ -133,7 +137,7 @@ def main(argv=None) -> int:
                 learning_rate=args.adapt_lr,
                 seed=args.seed + i,
             )
-            adaptation = PseudoCTAdaptation(denoisers[scheme], subject.low_dose, models, config, device=args.device)
+            adaptation = PseudoCTAdaptation(denoisers[scheme], subject.low_dose, models, config, device=args.device, histogram=histogram)
             run(adaptation.run())
             out.append(adaptation.denoised())
         return out

@@ -18,6 +18,7 @@ from denoise2seg.ct.lowdose import (
     train_denoiser,
     train_noise_model,
 )
+from denoise2seg.ct.lowdose.pseudo_pairs import difference_histogram
 from denoise2seg.io.model_folder import ModelFolderError
 
 TINY = dict(patch_size=32, batch_size=4, seed=0)
@@ -97,7 +98,8 @@ def test_adaptation_changes_the_output(trained, subjects, noise):
     volume = subjects[1].low_dose
     before = denoiser.predict(volume)
     config = AdaptationConfig(noise=noise, steps=4, update_period=2, batch_size=2, patch_size=32, learning_rate=1e-3, seed=1)
-    adaptation = PseudoCTAdaptation(denoiser, volume, models, config, device="cpu")
+    histogram = difference_histogram([(s.low_dose, s.normal_dose) for s in subjects[:1]])
+    adaptation = PseudoCTAdaptation(denoiser, volume, models, config, device="cpu", histogram=histogram)
     events = list(adaptation.run(preview_every=2))
     assert [e.kind for e in events].count("preview") == 2
     after = adaptation.denoised()
@@ -126,3 +128,19 @@ def test_adaptation_rejects_bad_input(trained, subjects):
         PseudoCTAdaptation(denoiser, subjects[1].low_dose, [], AdaptationConfig(patch_size=32), device="cpu")
     with pytest.raises(ValueError, match="smaller than"):
         PseudoCTAdaptation(denoiser, np.zeros((40, 40)), [], AdaptationConfig(noise="gaussian"), device="cpu")
+
+
+def test_hist_noise_samples_the_training_pairs_difference_not_the_test_scan(trained, subjects):
+    root, _ = trained
+    denoiser = LowDoseDenoiser.load(root / "denoiser", "cpu")
+    training_pair = (subjects[0].low_dose, subjects[0].normal_dose)
+    histogram = difference_histogram([training_pair])
+    np.testing.assert_allclose(np.sort(histogram), np.sort(((training_pair[0] - training_pair[1]) / 4096).ravel()), atol=1e-6)
+    config = AdaptationConfig(noise="hist", steps=2, batch_size=2, patch_size=32, seed=0)
+    adaptation = PseudoCTAdaptation(denoiser, subjects[1].low_dose, [], config, device="cpu", histogram=histogram)
+    task = adaptation.task
+    patches = task._cut(4, torch.Generator().manual_seed(0))
+    noise = task.pseudo_noise(patches, torch.Generator().manual_seed(1))
+    assert set(np.unique(noise.numpy())) <= set(np.unique(histogram))
+    with pytest.raises(ValueError, match="LDCT - NDCT histogram"):
+        PseudoCTAdaptation(denoiser, subjects[1].low_dose, [], config, device="cpu")

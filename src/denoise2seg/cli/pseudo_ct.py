@@ -19,7 +19,6 @@ from ..ct.lowdose import (
     DenoiserConfig,
     DoseSimulation,
     NoiseModelConfig,
-    PseudoCTAdaptation,
     PseudoCTFolder,
     load_subject,
     psnr_ssim,
@@ -115,7 +114,6 @@ def _adapt(args: argparse.Namespace) -> int:
         check_output_folder(args.save_model, overwrite=args.overwrite, inputs=inputs)
     low_dose, _ = read_scan(args.scan)
     folder = PseudoCTFolder(args.models)
-    denoiser = folder.load_denoiser(args.device)
     config = AdaptationConfig(
         noise=args.noise,
         update_period=args.update_period or None,
@@ -125,7 +123,7 @@ def _adapt(args: argparse.Namespace) -> int:
         learning_rate=args.lr,
         seed=args.seed,
     )
-    adaptation = PseudoCTAdaptation(denoiser, low_dose, folder.load_noise_models(args.noise, args.device), config, device=args.device)
+    adaptation = folder.adaptation(low_dose, config, args.device)
     try:
         consume_with_progress(adaptation.run(), "adaptation")
     except TrainingInterrupted as stop:
@@ -143,7 +141,7 @@ def _adapt(args: argparse.Namespace) -> int:
         reference, _ = read_scan(args.reference)
         if reference.shape != low_dose.shape:
             raise ValueError(f"reference {reference.shape} and scan {low_dose.shape} must have one shape")
-        for label, image in (("low dose", low_dose), ("base denoiser", denoiser.predict(low_dose)), ("adapted", denoised)):
+        for label, image in (("low dose", low_dose), ("base denoiser", folder.load_denoiser(args.device).predict(low_dose)), ("adapted", denoised)):
             psnr, ssim = psnr_ssim(image, reference)
             print(f"{label:14s} PSNR {psnr:.2f} dB  SSIM {ssim:.4f}  (data range 4096 HU)")
     return 0

@@ -214,9 +214,7 @@ class LowDoseCTWidget(QWidget):
 
         def adaptation_events():
             # Loading the models and predicting the noise maps of the scan take a while: worker thread.
-            self._adaptation = PseudoCTAdaptation(
-                folder.load_denoiser(device), scan, folder.load_noise_models(config.noise, device), config, device=device, preview_index=index
-            )
+            self._adaptation = folder.adaptation(scan, config, device, preview_index=index)
             return self._adaptation.run()
 
         self._adaptation = None

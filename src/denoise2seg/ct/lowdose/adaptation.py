@@ -34,11 +34,20 @@ class PseudoCTTask(TrainingTask):
     ``self.model`` is f_theta* (trained); ``self.teacher`` is f_theta (frozen, copied
     from f_theta* every ``update_period`` optimiser steps). ``low_dose`` is
     ``(N, H, W)`` in normalised units, ``noise_maps`` ``(m, N, H, W)`` (``None`` for the
-    Gaussian and histogram noise). ``copy_steps`` lists the optimiser steps after which
-    theta was copied.
+    Gaussian and histogram noise), ``histogram`` the training pairs' difference values
+    (:func:`~.pseudo_pairs.difference_histogram`) for the histogram noises.
+    ``copy_steps`` lists the optimiser steps after which theta was copied.
     """
 
-    def __init__(self, denoiser: torch.nn.Module, low_dose: np.ndarray, noise_maps: np.ndarray | None, config: AdaptationConfig, preview_index: int = 0) -> None:
+    def __init__(
+        self,
+        denoiser: torch.nn.Module,
+        low_dose: np.ndarray,
+        noise_maps: np.ndarray | None,
+        config: AdaptationConfig,
+        preview_index: int = 0,
+        histogram: np.ndarray | None = None,
+    ) -> None:
         self.model = denoiser
         self.config = config
         device = next(denoiser.parameters()).device
@@ -47,6 +56,7 @@ class PseudoCTTask(TrainingTask):
             parameter.requires_grad_(False)
         self.low_dose = torch.as_tensor(low_dose, dtype=torch.float32, device=device).unsqueeze(1)
         self.noise_maps = None if noise_maps is None else torch.as_tensor(np.moveaxis(noise_maps, 0, 1), dtype=torch.float32, device=device)
+        self.difference_values = None if histogram is None else torch.as_tensor(histogram, dtype=torch.float32, device=device)
         self.source_size = source_patch_size(config.patch_size, config.scale_range)
         seed = config.seed if config.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
         self.generator = torch.Generator(device=device)
@@ -61,7 +71,6 @@ class PseudoCTTask(TrainingTask):
 
     def _refresh_pseudo_clean(self) -> None:
         self.pseudo_clean = self._apply(self.teacher)
-        self.difference_values = (self.low_dose - self.pseudo_clean).reshape(-1)
 
     def _apply(self, net: torch.nn.Module) -> torch.Tensor:
         with torch.no_grad():
@@ -156,6 +165,10 @@ class PseudoCTAdaptation:
         ``"ensemble"``: one per training subject; ``"model+hist"``: exactly one, trained
         on all subjects; ignored by ``"gaussian"`` and ``"hist"``.
     config : AdaptationConfig
+    histogram : array, optional
+        ``"hist"`` and ``"model+hist"``: the difference values LDCT - NDCT of the training
+        pairs (:func:`~.pseudo_pairs.difference_histogram`; stored in the model folder by
+        training, :meth:`~.folder.PseudoCTFolder.load_noise_histogram`).
     preview_index : int
         Slice shown in ``"preview"`` events (default: the middle one).
 
@@ -171,6 +184,7 @@ class PseudoCTAdaptation:
         *,
         device: str | torch.device | None = "auto",
         preview_index: int | None = None,
+        histogram: np.ndarray | None = None,
     ) -> None:
         config = config or AdaptationConfig()
         array = check_image(low_dose_hu, ndim=(2, 3), name="low-dose scan")
@@ -184,6 +198,11 @@ class PseudoCTAdaptation:
             raise ValueError("the ensemble noise needs at least one noise model (one per training subject)")
         if config.noise == "model+hist" and len(noise_models) != 1:
             raise ValueError(f"model+hist uses exactly one noise model (trained on all subjects), got {len(noise_models)}")
+        if config.noise in ("hist", "model+hist") and (histogram is None or np.asarray(histogram).size == 0):
+            raise ValueError(
+                f"the {config.noise} pseudo-noise samples the training pairs' LDCT - NDCT histogram; pass histogram= "
+                "(noise_histogram.npy of a model folder trained with this version, or difference_histogram of the pairs)"
+            )
         torch_device = choose_device(device)
         low_unit = hu_to_unit(slices)
         noise_maps = None
@@ -199,7 +218,7 @@ class PseudoCTAdaptation:
             raise ValueError(f"preview_index {index} is outside the {len(slices)} slices")
         self.config = config
         self.record = denoiser.record
-        self.task = PseudoCTTask(net, low_unit, noise_maps, config, index)
+        self.task = PseudoCTTask(net, low_unit, noise_maps, config, index, histogram)
 
     def run(self, preview_every: int | None = None) -> Iterator[TrainingEvent]:
         """Run the update steps; yields step/preview/epoch/done events (previews in HU)."""

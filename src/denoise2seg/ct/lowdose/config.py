@@ -111,8 +111,9 @@ class AdaptationConfig(ConfigRecord):
     ``noise``: ``"ensemble"`` (the paper's method: each pixel from one of the m noise
     maps, redrawn every step), ``"gaussian"`` (sd ``gaussian_sd`` = 0.02 in
     (HU + 1024) / 4096 units, about 82 HU), ``"hist"`` (values drawn from the
-    histogram of the difference map X - f_theta(X)) or ``"model+hist"`` (each pixel
-    from the single all-subject noise model's map or from the histogram).
+    histogram of the training pairs' difference LDCT - NDCT, as in the paper) or
+    ``"model+hist"`` (each pixel from the single all-subject noise model's map or from
+    that histogram).
     ``update_period`` is C: theta <- theta* every C steps; ``None`` never updates theta
     (the "w/o theta update" ablation, which returns f_theta*(X)).
     Squared-error loss (Eq. 4), Adam 1e-4, 64x64 patches, rescale + flips: the paper.

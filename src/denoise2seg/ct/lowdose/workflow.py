@@ -16,6 +16,7 @@ import torch
 from ...training import Phase, TrainingEvent, run_phases
 from .config import DenoiserConfig, NoiseModelConfig
 from .folder import PseudoCTFolder
+from .pseudo_pairs import difference_histogram
 from .subjects import LowDoseSubject
 from .training import train_denoiser, train_noise_model
 
@@ -33,6 +34,9 @@ def train_pseudo_ct(
 ) -> Iterator[TrainingEvent]:
     """Train the denoiser on all ``subjects``, then one noise model per subject, into ``out_dir``.
 
+    The training pairs' LDCT - NDCT histogram (for the "hist" pseudo-noises) is written
+    into the folder at once, when this function is called.
+
     ``single_noise_model`` adds a noise model trained on all subjects (the "model+hist"
     pseudo-noise). ``preview_slice`` (HU, 2D) is denoised for the denoiser's ``"preview"``
     events. Events carry the phase (``"denoiser (n2c)"``, ``"noise model <subject>"``) and
@@ -46,6 +50,8 @@ def train_pseudo_ct(
     names = [subject.name for subject in subjects]
     if len({folder.noise_model(name) for name in names}) != len(names):
         raise ValueError(f"the subjects need distinct names (one noise-model folder each), got {names}")
+    # The histogram baselines sample the training pairs' LDCT - NDCT (a small file, written first).
+    folder.save_noise_histogram(difference_histogram([(s.low_dose, s.normal_dose) for s in subjects]))
     noise_steps = noise_config.schedule().total_steps
     phases = [
         Phase(
