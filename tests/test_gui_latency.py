@@ -139,7 +139,7 @@ def test_viewer_stays_responsive_while_n2v_trains(make_napari_viewer, qtbot, nuc
     viewer.layers.remove("denoised")
 
     with GapRecorder() as recorder:
-        _train(qtbot, widget, steps=40)
+        _train(qtbot, widget, steps=25)
 
     assert not error_messages()
     assert "denoised" in viewer.layers
