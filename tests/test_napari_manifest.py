@@ -35,11 +35,21 @@ def test_manifest_is_the_one_napari_loads_and_every_command_resolves():
 
 
 @pytest.mark.parametrize("display_name", WIDGETS)
-def test_every_widget_opens_from_the_plugins_menu_and_fits_a_laptop_screen(make_napari_viewer, display_name):
-    viewer = make_napari_viewer()
+def test_every_widget_opens_from_the_plugins_menu_and_fits_a_laptop_screen(make_napari_viewer, qtbot, display_name):
+    from qtpy.QtWidgets import QScrollArea
+
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(1366, SCREEN_HEIGHT)
     dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, display_name)
     assert widget.viewer == viewer  # napari hands widgets a proxy of the viewer
     assert dock.minimumSizeHint().height() <= SCREEN_HEIGHT, f"{display_name} needs {dock.minimumSizeHint().height()} px"
+    # layers with long names arrive after the widget: no row may be cut off at the right
+    viewer.add_image(np.zeros((4, 8, 8), np.float32), name="a layer with a long name (synthetic-lesion, channel 2)")
+    viewer.add_labels(np.zeros((4, 8, 8), np.int32), name="labels with a long name (synthetic-lesion, annotations)")
+    qtbot.wait(100)
+    for scroll in widget.findChildren(QScrollArea):
+        body = scroll.widget()
+        assert scroll.viewport().width() >= body.minimumSizeHint().width(), f"{display_name}: rows cut off at the right"
 
 
 def test_the_voidseg_widgets_docked_together_fit_a_laptop_screen(make_napari_viewer):

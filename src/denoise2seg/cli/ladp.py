@@ -87,10 +87,16 @@ def _train_cases(args) -> tuple[list[LesionCase], list[LesionCase] | None]:
     return train, _cases(args, "val", 100)
 
 
-def _check_out(args: argparse.Namespace, *inputs) -> int | None:
+def _ensemble_saved_time(folder: Path) -> int | None:
+    """When the ensemble of ``folder`` (its own config.json, written as members finish) was saved; None without one."""
+    config = Path(folder) / "config.json"
+    return config.stat().st_mtime_ns if config.is_file() else None
+
+
+def _check_out(args: argparse.Namespace, *inputs, ensemble: bool = False) -> int | None:
     """Refuse an --out folder that exists (without --overwrite), cannot be written or is an input; the saved state before."""
     check_output_folder(args.out, overwrite=args.overwrite, inputs=[p for p in inputs if p is not None])
-    return saved_model_time(args.out)
+    return _ensemble_saved_time(args.out) if ensemble else saved_model_time(args.out)
 
 
 def _pretrain(args: argparse.Namespace) -> int:
@@ -105,7 +111,7 @@ def _pretrain(args: argparse.Namespace) -> int:
 
 
 def _finetune(args: argparse.Namespace) -> int:
-    saved_before = _check_out(args, args.cases, args.val, args.pretrained)
+    saved_before = _check_out(args, args.cases, args.val, args.pretrained, ensemble=True)
     train, val = _train_cases(args)
     fine = FinetuneConfig(
         epochs=args.epochs, steps_per_epoch=args.steps, batch_size=args.batch_size, learning_rate=args.lr,
@@ -119,7 +125,8 @@ def _finetune(args: argparse.Namespace) -> int:
         train, val_cases=val, pretraining=args.pretraining, pretrain_config=pre, finetune_config=fine,
         n_models=args.ensemble, out_dir=args.out, device=args.device, seed=args.seed, pretrained=args.pretrained,
     )
-    return train_into(events, args.out, "LADP training", saved_before)
+    # A stop during the first member's pretraining leaves no ensemble (only that pretraining).
+    return train_into(events, args.out, "LADP training", saved_before, _ensemble_saved_time)
 
 
 def _predict(args: argparse.Namespace) -> int:

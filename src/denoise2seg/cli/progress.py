@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from tqdm import tqdm
 
@@ -53,23 +53,32 @@ def consume_with_progress(events: Iterable[TrainingEvent], description: str = "t
     return last
 
 
-def stop_report(last: TrainingEvent | None, out_dir: Path, saved_before: int | None) -> str:
+def stop_report(
+    last: TrainingEvent | None, out_dir: Path, saved_before: int | None, saved_time: Callable[[Path], int | None] = saved_model_time
+) -> str:
     """One true sentence on what a training stopped by Ctrl-C left in ``out_dir``.
 
-    ``last`` is the last event seen; ``saved_before`` is
-    :func:`~denoise2seg.io.model_folder.saved_model_time` of ``out_dir`` taken before
-    the training started, so a model left from an earlier run is not taken for this one's.
+    ``last`` is the last event seen; ``saved_before`` is ``saved_time(out_dir)`` taken
+    before the training started, so a model left from an earlier run is not taken for
+    this one's. ``saved_time`` says when the model a user loads from ``out_dir`` was saved
+    (default :func:`~denoise2seg.io.model_folder.saved_model_time`).
     """
     steps = last.step if last is not None else 0
     done = f"after {steps} of {last.total_steps} steps" if steps else "before the first step"
-    saved_now = saved_model_time(out_dir)
+    saved_now = saved_time(out_dir)
     if saved_now is not None and saved_now != saved_before:
         return f"training stopped {done}; the model trained so far ({steps} steps) is in {out_dir}"
     previous = " (it still holds the model that was there before)" if saved_before is not None else ""
     return f"training stopped {done}, before a model was saved: no model from this run is in {out_dir}{previous}"
 
 
-def train_into(events: Iterable[TrainingEvent], out_dir: Path, description: str, saved_before: int | None) -> int:
+def train_into(
+    events: Iterable[TrainingEvent],
+    out_dir: Path,
+    description: str,
+    saved_before: int | None,
+    saved_time: Callable[[Path], int | None] = saved_model_time,
+) -> int:
     """Run a training command's events with a progress bar; the exit code (0, or 130 after Ctrl-C).
 
     Prints where the model went and its best validation loss, or, after Ctrl-C, what was
@@ -78,7 +87,7 @@ def train_into(events: Iterable[TrainingEvent], out_dir: Path, description: str,
     try:
         last = consume_with_progress(events, description=description)
     except TrainingInterrupted as stop:
-        print(stop_report(stop.last, out_dir, saved_before), file=sys.stderr)
+        print(stop_report(stop.last, out_dir, saved_before, saved_time), file=sys.stderr)
         return 130
     best = f"{last.val_loss:.4g}" if last is not None and last.val_loss is not None else "n/a"
     print(f"model written to {out_dir} (best validation loss {best})")

@@ -33,7 +33,12 @@ class CTLesionModel:
 
     @classmethod
     def load(cls, folder: str | Path, device: str | torch.device | None = "auto", which: str = "best") -> "CTLesionModel":
-        """Load a folder written by :func:`denoise2seg.ct.finetune_ct`."""
+        """Load a folder written by :func:`denoise2seg.ct.finetune_ct`, or the workflow folder of :func:`~denoise2seg.ct.train_ct`
+        (its ``segmentation/`` sub-folder)."""
+        folder = Path(folder)
+        # The workflow folder of train_ct holds the segmenter in segmentation/ (see ct.workflow).
+        if not (folder / "config.json").is_file() and (folder / "segmentation" / "config.json").is_file():
+            folder = folder / "segmentation"
         record = read_model_config(folder, kind="ct_lesion_segmentation")
         try:
             config = CTPretrainConfig.from_dict(record["config"])

@@ -52,8 +52,10 @@ def missing_weights_message(reason: str) -> str:
         f"which could not be loaded: {reason}. Provide them in one of these ways: "
         f"(1) download {VGG19_IMAGENET_URL} (on any machine with internet) and put it at {default_weights_path()} "
         "(the torch hub cache, where torchvision.models.vgg19(weights='IMAGENET1K_V1') also stores it); "
-        "(2) pass the file's path with vgg_weights=... (command line: --vgg-weights FILE); "
-        "(3) choose the MSE pretext loss (pretext_loss='mse', command line: --pretext-loss mse), which needs no VGG."
+        "(2) pass the file's path with vgg_weights=... (command line: --vgg-weights FILE; napari: "
+        "'VGG-19 weights file' under Advanced settings); "
+        "(3) choose the MSE pretext loss (pretext_loss='mse', command line: --pretext-loss mse; napari: "
+        "'pretext loss' mse), which needs no VGG."
     )
 
 

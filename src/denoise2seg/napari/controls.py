@@ -3,7 +3,7 @@ advanced settings and a scrolling body, so that every widget fits a 1366x768 lap
 
 from __future__ import annotations
 
-from qtpy.QtCore import Qt
+from qtpy.QtCore import QEvent, Qt
 from qtpy.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -100,6 +100,26 @@ class Collapsible(QWidget):
             self.toggle.setChecked(expanded)
 
 
+class VerticalScrollArea(QScrollArea):
+    """A scroll area that scrolls up and down only and is always as wide as its body needs.
+
+    Its minimum width follows the body's (which grows when, say, a layer with a long name
+    arrives, or when the body is first polished), so rows are never cut off at the right;
+    its height can shrink to a few rows.
+    """
+
+    def setWidget(self, body: QWidget) -> None:  # noqa: N802 (Qt naming)
+        super().setWidget(body)
+        body.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt naming)
+        if watched is self.widget() and event.type() in (QEvent.Type.LayoutRequest, QEvent.Type.Show, QEvent.Type.Polish):
+            needed = watched.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+            if needed != self.minimumWidth():
+                self.setMinimumWidth(needed)
+        return super().eventFilter(watched, event)
+
+
 def scrolling_layout(widget: QWidget) -> QVBoxLayout:
     """Give ``widget`` a scroll area and return the layout of the scrolled body.
 
@@ -107,7 +127,7 @@ def scrolling_layout(widget: QWidget) -> QVBoxLayout:
     window to be taller than the screen.
     """
     body = QWidget()
-    scroll = QScrollArea()
+    scroll = VerticalScrollArea()
     scroll.setWidgetResizable(True)
     scroll.setFrameShape(QFrame.Shape.NoFrame)
     scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)

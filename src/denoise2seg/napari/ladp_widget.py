@@ -175,8 +175,14 @@ class LADPWidget(QWidget):
             show_result(self.viewer, LIVE_LAYER, np.asarray(event.preview, np.uint8), "labels", source=self._source)
 
     def _on_finished(self, out_dir: Path) -> None:
-        if self.panel.runner.error is None and (out_dir / "config.json").is_file():
+        if self.panel.runner.error is not None:
+            return
+        if (out_dir / "config.json").is_file():
             self.panel.status.setText(f"{self.panel.status.text()}; model saved in {out_dir}")
+        else:
+            self.panel.status.setText(
+                f"{self.panel.status.text()}; no model was saved: Stop came before the first model's finetuning"
+            )
 
     def segment(self) -> None:
         """Segment the chosen image layers with the ensemble of the model folder, in a worker thread."""

@@ -98,6 +98,9 @@ class LayerCombo(QComboBox):
         self.prefer = prefer
         self.distinct_from = distinct_from
         self._user_choice: str | None = None
+        # Long layer names are elided instead of widening the dock beyond the screen.
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(10)
         self.textActivated.connect(self._on_user_choice)
         for emitter in (viewer.layers.events.inserted, viewer.layers.events.removed, viewer.layers.events.reordered):
             emitter.connect(self.refresh)
@@ -243,7 +246,8 @@ def show_result(
     wanted = napari.layers.Labels if layer_type == "labels" else napari.layers.Image
     if name in viewer.layers:
         layer = viewer.layers[name]
-        if layer.data.shape == data.shape and type(layer) is wanted:
+        # isinstance, not type(): widgets opened through napari see proxies of the layers.
+        if layer.data.shape == data.shape and isinstance(layer, wanted):
             layer.data = data
             for key in ("scale", "translate"):
                 if key in kwargs:

@@ -229,10 +229,20 @@ class LowDoseCTWidget(QWidget):
         return f"{self._target.name}{RESULT_SUFFIX}"
 
     def _on_adaptation_event(self, event) -> None:
-        if event.kind == "preview":
-            frame = event.preview if self._target.ndim == 2 else event.preview[None]
-            offset = () if self._target.ndim == 2 else (self._preview_index, 0, 0)
-            show_result(self.viewer, self._result_name(), frame, source=self._target, offset=offset, colormap="gray")
+        if event.kind != "preview":
+            return
+        if self._target.ndim == 2:
+            show_result(self.viewer, self._result_name(), event.preview, source=self._target, colormap="gray")
+            return
+        # The result layer holds the whole scan from the start (its slices not yet shown are the
+        # low dose), so the final result replaces its data instead of a layer of another shape:
+        # removing a layer makes napari collect garbage on the GUI thread for seconds.
+        name = self._result_name()
+        layer = self.viewer.layers[name] if name in self.viewer.layers else None
+        if layer is None or layer.data.shape != self._target.data.shape:
+            layer = show_result(self.viewer, name, np.array(self._target.data, dtype=np.float32), source=self._target, colormap="gray")
+        layer.data[self._preview_index] = event.preview
+        layer.refresh()
 
     def _on_adapted(self) -> None:
         """Show f_theta(X) for the whole scan, also after Stop (the result so far)."""

@@ -17,7 +17,7 @@ from ..training import TrainingEvent
 from .background import start_worker
 from .controls import Collapsible, device_combo, dock_layout, learning_rate_box, spin_box
 from .layer_choice import LayerCombo, LayerList, images_of, is_ground_truth, preview_crop, show_result
-from .n2v_widget import current_n2v_folder
+from .n2v_widget import DENOISED_LAYER, current_n2v_folder
 from .training_panel import TrainingPanel
 
 SEGMENTATION_LAYER = "segmentation"
@@ -66,7 +66,7 @@ class SegmentationWidget(QWidget):
         self._training_folder: Path | None = None
         # The region segmented live: its pixels, source layer and offset in that layer.
         self._preview: tuple = (None, None, ())
-        self.image_list = LayerList(napari_viewer)
+        self.image_list = LayerList(napari_viewer, exclude=(DENOISED_LAYER,))
         self.labels_combo = LayerCombo(
             napari_viewer, napari.layers.Labels, optional=True, exclude=(SEGMENTATION_LAYER,), prefer=lambda layer: not is_ground_truth(layer)
         )

@@ -38,6 +38,7 @@ from typing import Callable, Iterable, Iterator
 
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogFormatter, NullFormatter
 from napari.qt.threading import GeneratorWorker, thread_worker
 from napari.utils.notifications import show_error
 from qtpy.QtCore import QTimer
@@ -170,6 +171,10 @@ class LossPlot(QWidget):
         if self._use_log():
             # A decade of head room below: losses fall, and each rescale costs a full redraw.
             self.axes.set_yscale("log")
+            # Plain tick labels: the default ones go through matplotlib's mathtext parser,
+            # up to a second of GUI-thread time on a busy machine.
+            self.axes.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
+            self.axes.yaxis.set_minor_formatter(NullFormatter())
             self.axes.set_ylim(low / 10, high * 1.5)
         else:
             self.axes.set_yscale("linear")

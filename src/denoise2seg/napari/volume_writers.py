@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..ct.volumes import write_labels_nifti as write_nifti
+from ..io.outputs import check_output_files
 
 
 def write_labels_volume(path: str | Path, labels, scale, metadata: dict | None = None) -> Path:
@@ -29,7 +30,5 @@ def write_labels_nifti(path: str, data, attributes: dict) -> list[str]:
 
 def export_labels_layer(layer, path: str | Path, *, overwrite: bool = False) -> Path:
     """Write the Labels ``layer`` to ``path`` as NIfTI; an existing file is replaced only with ``overwrite``."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; choose another file name or confirm replacing it")
+    (path,) = check_output_files([path], overwrite=overwrite, overwrite_hint="confirm replacing it")
     return write_labels_volume(path, layer.data, layer.scale, layer.metadata)

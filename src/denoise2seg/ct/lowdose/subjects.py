@@ -231,15 +231,14 @@ def read_scan(path: str | Path) -> tuple[np.ndarray, float]:
     Returns ``(hu, pixel_size_mm)`` with ``hu`` ``(N, H, W)`` float32; TIFFs carry no
     spacing and get 1 mm.
     """
-    import tifffile
-
+    from ...io.tiff import read_tiff
     from ..volumes import read_volume
 
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
     if path.suffix.lower() in (".tif", ".tiff"):
-        hu = np.asarray(tifffile.imread(path), dtype=np.float32)
+        hu = np.asarray(read_tiff(path), dtype=np.float32)
         return (hu[None] if hu.ndim == 2 else hu), 1.0
     volume = read_volume(path)
     return volume.hu, float(volume.spacing[1])
