@@ -424,3 +424,23 @@ def test_training_removes_temporary_files_left_by_a_killed_write(ws, capsys):
     assert not stale.exists()
     assert sorted(p.name for p in ws.n2v.iterdir()) == ["config.json", "last.safetensors", "weights.safetensors"]
     assert json.loads((ws.n2v / "config.json").read_text())["kind"] == "n2v"
+
+
+def test_ctrl_c_during_the_first_ladp_pretraining_says_no_ensemble_was_saved(tmp_path, monkeypatch, capsys):
+    real_train = cli_ladp.train_ensemble
+
+    def interrupted_in_pretraining(*args, **kwargs):
+        for event in real_train(*args, **kwargs):
+            yield event
+            if event.kind == "step" and event.stage == "pretrain" and event.step == 3:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_ladp, "train_ensemble", interrupted_in_pretraining)
+    out = tmp_path / "ladp"
+    argv = ["ladp", "finetune", "--synthetic", "1", "--out", str(out), "--ensemble", "2", "--epochs", "1", "--pretrain-epochs", "2",
+            "--steps", "4", "--batch-size", "2", "--depth", "2", "--n-filters", "4", "--device", "cpu"]
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    # the pretraining so far was saved, but no segmenter: the folder holds no ensemble to load
+    assert (out / "member_00" / "pretrained" / "config.json").is_file() and not (out / "config.json").exists()
+    assert f"no model from this run is in {out}" in err and "trained so far" not in err

@@ -38,12 +38,16 @@ def test_training_shows_a_changing_denoised_layer_and_writes_a_model(make_napari
             previews.append(viewer.layers[DENOISED_LAYER].data.copy())
 
     widget._on_event = record_preview
+    inserted = []
+    viewer.layers.events.inserted.connect(lambda event: inserted.append(event.value.name))
 
     widget.panel.train_button.click()
     assert not widget.panel.train_button.isEnabled()
     qtbot.waitUntil(lambda: not widget.panel.running, timeout=60_000)
 
     assert len(previews) == 4 and previews[0].shape == (128, 128)
+    # every preview refreshed one layer: re-creating it makes napari collect garbage on the GUI thread
+    assert inserted == [DENOISED_LAYER]
     assert not np.allclose(previews[0], previews[-1]), "the denoised layer did not change during training"
     assert widget.model_folder is not None and current_n2v_folder(viewer) == widget.model_folder
     assert widget.panel.plot.train_steps[-1] == 20 and len(widget.panel.plot.val_losses) == 2
