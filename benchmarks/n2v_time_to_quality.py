@@ -1,0 +1,101 @@
+r"""Noise2Void time to quality: PSNR/SSIM of the whole DSB sample after 25, 50, 100, 200 ... steps.
+
+Trains N2V on the noisy DSB2018 sample (sigma 40 by default) and, at each checkpoint,
+denoises the whole image with the network of that step (the training loop's preview)
+and scores it against the clean image (scikit-image, data_range 255). Several seeds;
+the table gives the median over seeds and the wall time of training to that step
+(previews excluded). Writes a Markdown table to ``--out``.
+
+    OMP_NUM_THREADS=2 python benchmarks/n2v_time_to_quality.py --normalization zscore percentile \
+        --seeds 0 1 2 --out results/n2v_time_to_quality.md
+
+An older version of the code runs the same script from a checkout of it
+(``git worktree add ../old COMMIT``, then ``PYTHONPATH=../old/src python benchmarks/...``);
+the table names the commit of the code that ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+
+import denoise2seg
+from denoise2seg.cli.demo import DATA_RANGE
+from denoise2seg.data.samples import noisy_nuclei_2d
+from denoise2seg.n2v import N2VConfig, train_n2v
+from denoise2seg.n2v.evaluate import denoising_scores
+
+
+def run(noisy, clean, config: N2VConfig, checkpoints: list[int]) -> dict[int, tuple[float, float, float]]:
+    """``{step: (psnr, ssim, training seconds)}`` of one training run."""
+    scores = {}
+    training_seconds, started = 0.0, time.perf_counter()
+    every = checkpoints[0] if all(c % checkpoints[0] == 0 for c in checkpoints) else 1
+    for event in train_n2v(noisy, config, device="cpu", preview_image=noisy, preview_every=every):
+        if event.kind == "preview":
+            training_seconds += time.perf_counter() - started
+            if event.step in checkpoints:
+                quality = denoising_scores(clean, event.preview, DATA_RANGE)
+                scores[event.step] = (quality["psnr"], quality["ssim"], training_seconds)
+            started = time.perf_counter()
+    return scores
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sigma", type=float, default=40)
+    parser.add_argument("--normalization", nargs="+", default=["zscore"], help="N2V normalisations to compare")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--checkpoints", type=int, nargs="+", default=[25, 50, 100, 200])
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--n-filters", type=int, default=32)
+    parser.add_argument("--depth", type=int, default=2)
+    parser.add_argument("--lr", type=float, default=4e-4)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--label", default="", help="a name for this code version in the table")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    noisy, clean, _ = noisy_nuclei_2d(args.sigma)
+    steps = max(args.checkpoints)
+    has_choice = "normalization" in inspect.signature(N2VConfig).parameters
+    # The commit of the denoise2seg code that runs (it may come from another checkout on PYTHONPATH).
+    package = Path(denoise2seg.__file__).parent
+    commit = subprocess.run(["git", "-C", str(package), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    rows = ["| code | normalisation | step | PSNR (dB) | SSIM | training (s) | seeds |", "|---|---|---|---|---|---|---|"]
+    for normalization in args.normalization:
+        options = {"normalization": normalization} if has_choice else {}
+        per_seed = []
+        for seed in args.seeds:
+            config = N2VConfig(
+                batch_size=args.batch_size, epochs=1, steps_per_epoch=steps, learning_rate=args.lr,
+                depth=args.depth, n_filters=args.n_filters, seed=seed, **options,
+            )
+            per_seed.append(run(noisy, clean, config, args.checkpoints))
+            print(f"{normalization} seed {seed}: " + ", ".join(f"{s}: {v[0]:.2f} dB" for s, v in sorted(per_seed[-1].items())), flush=True)
+        for step in args.checkpoints:
+            psnr, ssim, seconds = (statistics.median(r[step][i] for r in per_seed) for i in range(3))
+            name = normalization if has_choice else "percentile (fixed)"
+            rows.append(f"| {args.label or commit} | {name} | {step} | {psnr:.2f} | {ssim:.3f} | {seconds:.0f} | {len(per_seed)} |")
+    noisy_scores = denoising_scores(clean, noisy, DATA_RANGE)
+    settings = (
+        f"DSB sample sigma {args.sigma:g} (noisy input: {noisy_scores['psnr']:.2f} dB, SSIM {noisy_scores['ssim']:.3f}); "
+        f"U-Net depth {args.depth}, {args.n_filters} filters; batch {args.batch_size} of 64x64; Adam lr {args.lr:g}; "
+        f"{args.threads} threads; medians over seeds {args.seeds}; commit {commit}"
+    )
+    table = "\n".join(rows) + f"\n\n{settings}.\n"
+    print(table)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(table)
+    return table
+
+
+if __name__ == "__main__":
+    main()
