@@ -7,7 +7,9 @@ the objects they separate); the cross-entropy weights the border class 5x (VoidS
 connected components of ``fg_prob > threshold`` are seeds, split where the border class
 separates touching nuclei, and grown back by a watershed over the background
 probability to the pixels not classified as background, which restores the border
-pixels that the threshold removed.
+pixels that the threshold removed. VoidSeg's reference code differs: outer borders
+(``find_boundaries(mode="outer")``, background pixels around the objects) and plain
+connected components of the foreground class.
 """
 
 from __future__ import annotations
