@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--n-filters", type=int, default=32)
     parser.add_argument("--depth", type=int, default=2)
     parser.add_argument("--lr", type=float, default=4e-4)
+    parser.add_argument("--masked-fraction", type=float, default=N2VConfig.masked_fraction, help="share of blind-spot pixels")
+    parser.add_argument("--radius", type=int, default=N2VConfig.neighborhood_radius, help="blind-spot neighbourhood radius")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--label", default="", help="a name for this code version in the table")
     parser.add_argument("--out", type=Path, default=None)
@@ -75,7 +77,8 @@ def main(argv: list[str] | None = None) -> str:
         for seed in args.seeds:
             config = N2VConfig(
                 batch_size=args.batch_size, epochs=1, steps_per_epoch=steps, learning_rate=args.lr,
-                depth=args.depth, n_filters=args.n_filters, seed=seed, **options,
+                depth=args.depth, n_filters=args.n_filters, seed=seed, masked_fraction=args.masked_fraction,
+                neighborhood_radius=args.radius, **options,
             )
             per_seed.append(run(noisy, clean, config, args.checkpoints))
             print(f"{normalization} seed {seed}: " + ", ".join(f"{s}: {v[0]:.2f} dB" for s, v in sorted(per_seed[-1].items())), flush=True)
@@ -87,6 +90,7 @@ def main(argv: list[str] | None = None) -> str:
     settings = (
         f"DSB sample sigma {args.sigma:g} (noisy input: {noisy_scores['psnr']:.2f} dB, SSIM {noisy_scores['ssim']:.3f}); "
         f"U-Net depth {args.depth}, {args.n_filters} filters; batch {args.batch_size} of 64x64; Adam lr {args.lr:g}; "
+        f"blind spots {100 * args.masked_fraction:g} % of the pixels, neighbourhood radius {args.radius}; "
         f"{args.threads} threads; medians over seeds {args.seeds}; commit {commit}"
     )
     table = "\n".join(rows) + f"\n\n{settings}.\n"

@@ -31,7 +31,7 @@ def test_training_on_images_of_different_shapes_stacks_and_3d(tmp_path):
     events = list(train_n2v(images, N2VConfig(**TINY), out_dir=tmp_path / "m2d", device="cpu"))
     assert [e.kind for e in events].count("step") == 2
     volume = rng.normal(size=(20, 24, 24))
-    config = N2VConfig(**{**TINY, "ndim": 3, "patch_size": 8})
+    config = N2VConfig(**{**TINY, "ndim": 3, "patch_size": 8, "neighborhood_radius": 2})
     list(train_n2v(volume, config, out_dir=tmp_path / "m3d", device="cpu"))
     model = N2VModel.load(tmp_path / "m3d", device="cpu")
     assert model.predict(volume[:9, :13, :17]).shape == (9, 13, 17)
