@@ -52,7 +52,7 @@ class N2VWidget(QWidget):
         # The layer and pixel offset of the running preview, to draw it on its source pixels.
         self._preview_at: tuple = (None, ())
         self.image_list = LayerList(napari_viewer, exclude=(DENOISED_LAYER,))
-        self.patch_spin = spin_box(_DEFAULTS["patch_size"] or 64, 8, 512, 8)
+        self.patch_spin = spin_box(_DEFAULTS["patch_size"] or 64, 16, 512, 8)
         self.epochs_spin = spin_box(_DEFAULTS["epochs"], 1, 10_000)
         self.steps_spin = spin_box(_DEFAULTS["steps_per_epoch"], 1, 100_000)
         self.batch_spin = spin_box(_DEFAULTS["batch_size"], 1, 1024)
