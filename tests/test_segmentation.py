@@ -174,6 +174,34 @@ def test_three_class_targets_and_touching_nuclei_are_split():
     assert average_precision(labels, instances) == 1.0
 
 
+def test_outer_borders_as_voidseg_reference_code():
+    """VoidSeg's code: the border is the ring just outside each object; instances are connected components."""
+    labels = np.zeros((12, 16), dtype=np.int32)
+    labels[2:10, 2:8] = 1
+    labels[2:10, 8:14] = 2
+    classes = three_class_targets(labels, border="outer")
+    assert classes[1, 4] == BORDER and classes[5, 1] == BORDER  # background pixels around object 1
+    assert classes[5, 4] == FOREGROUND and classes[5, 2] == FOREGROUND  # its own edge stays foreground
+    probabilities = np.stack([classes == k for k in range(3)]).astype(np.float32)
+    instances = instances_from_probabilities(probabilities, threshold=0.5, border="outer")
+    assert instances.max() == 2
+    # no regrowing: each instance is the object less what the neighbour's border took
+    assert average_precision(labels, instances) == 1.0 and (instances > 0).sum() < (labels > 0).sum()
+    with pytest.raises(ValueError, match="border"):
+        three_class_targets(labels, border="thick")
+
+
+def test_a_unet_trained_with_outer_borders_keeps_them(tmp_path, data):
+    images, labels = data
+    config = SegmentationConfig(border="outer", patch_size=32, batch_size=4, epochs=1, steps_per_epoch=3, depth=1, n_filters=8, seed=0)
+    list(train_segmentation(images[:2], labels[:2], config, out_dir=tmp_path / "m", device="cpu"))
+    model = SegmentationModel.load(tmp_path / "m", device="cpu")
+    assert model.config.border == "outer"
+    output = model.raw_output(model.network_input(images[0]).astype(np.float32))
+    expected = instances_from_probabilities(output, model.thresholds["prob_thresh"], border="outer")
+    np.testing.assert_array_equal(model.instances(output), expected)
+
+
 def test_few_labels_region_and_ignored_pixels():
     image = np.random.default_rng(0).normal(size=(2, 96, 96)).astype(np.float32)
     mask = np.zeros((2, 96, 96), dtype=np.int32)

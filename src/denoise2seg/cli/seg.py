@@ -44,6 +44,7 @@ def _train(args: argparse.Namespace) -> int:
         depth=args.depth,
         n_filters=args.n_filters,
         annotation_margin=args.margin,
+        border=args.border,
         seed=args.seed,
     )
     images = check_training_images(read_tiffs(args.images), ndim=(2, 3), names=_names(args.images))
@@ -135,6 +136,11 @@ def register(subparsers) -> None:
     train.add_argument("--lr", type=float, default=_DEFAULTS.learning_rate, help="default %(default)s")
     train.add_argument(
         "--margin", type=int, default=_DEFAULTS.annotation_margin, help="pixels around labelled objects that count (default %(default)s)"
+    )
+    train.add_argument(
+        "--border", choices=("inner", "outer"), default=_DEFAULTS.border,
+        help="3-class U-Net border: object pixels on the boundary, regrown by watershed, or the ring outside "
+        "each object with connected components, as VoidSeg's reference code (default %(default)s)",
     )
     train.add_argument("--seed", type=int, default=None)
     train.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default %(default)s)")

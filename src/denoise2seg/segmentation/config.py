@@ -32,6 +32,10 @@ class SegmentationConfig(ConfigRecord):
     128-feature 3x3 layer after the U-Net (StarDist's ``train_loss_weights``,
     ``train_background_reg``, ``net_conv_after_unet``).
 
+    ``border``: the 3-class border class lies ``"inner"`` (object pixels on the boundary,
+    instances regrown over it by watershed; our choice) or ``"outer"`` (the pixels around
+    each object, instances as connected components: VoidSeg's reference code).
+
     ``annotation_margin`` (pixels) grows the bounding box of the labelled objects of a
     frame into the region whose pixels count in the loss (see docs/segmentation.md).
     ``validation_fraction`` of the annotated frames is held out to choose the
@@ -50,6 +54,7 @@ class SegmentationConfig(ConfigRecord):
     n_filters: int = 32
     n_rays: int = 32
     border_weight: float = 5.0
+    border: str = "inner"
     annotation_margin: int = 16
     validation_fraction: float = 0.15
     min_frames_for_split: int = 4
@@ -68,6 +73,8 @@ class SegmentationConfig(ConfigRecord):
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
         if self.scheme not in SCHEMES:
             raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, got {self.scheme!r}")
+        if self.border not in ("inner", "outer"):
+            raise ValueError(f"border must be 'inner' or 'outer', got {self.border!r}")
         if self.method == "stardist" and self.scheme in FINETUNE_SCHEMES:
             raise ValueError(
                 f"scheme {self.scheme!r} is not available for StarDist: its network differs from the N2V U-Net, "

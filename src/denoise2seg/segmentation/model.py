@@ -136,7 +136,7 @@ class SegmentationModel:
         """
         chosen = {**self.thresholds, **thresholds}
         if self.config.method == "unet":
-            return instances_from_probabilities(output, chosen["prob_thresh"])
+            return instances_from_probabilities(output, chosen["prob_thresh"], border=self.config.border)
         return stardist_instances(output[0], output[1:], chosen["prob_thresh"], chosen["nms_thresh"])
 
     def predict_probabilities(self, image: np.ndarray, tile_shape: tuple[int, int] | str | None = "auto") -> np.ndarray:

@@ -20,17 +20,20 @@ def _region(valid: np.ndarray) -> tuple[slice, slice]:
     return slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1)
 
 
-def optimise_unet_threshold(outputs: list[np.ndarray], labels: list[np.ndarray], valid: list[np.ndarray]) -> dict:
+def optimise_unet_threshold(
+    outputs: list[np.ndarray], labels: list[np.ndarray], valid: list[np.ndarray], border: str = "inner"
+) -> dict:
     """Foreground threshold maximising AP over the annotated regions.
 
     ``outputs`` are ``(3, Y, X)`` class probabilities, ``labels`` the instance masks and
-    ``valid`` the annotated-region masks. Returns ``{"prob_thresh", "val_ap"}``.
+    ``valid`` the annotated-region masks; ``border`` as the model was trained
+    (:func:`~.three_class.instances_from_probabilities`). Returns ``{"prob_thresh", "val_ap"}``.
     """
     regions = [_region(v) for v in valid]
     truth = [lab[r] for lab, r in zip(labels, regions)]
     best = {"prob_thresh": 0.5, "val_ap": -1.0}
     for threshold in UNET_PROB_GRID:
-        predicted = [instances_from_probabilities(out, threshold)[r] for out, r in zip(outputs, regions)]
+        predicted = [instances_from_probabilities(out, threshold, border=border)[r] for out, r in zip(outputs, regions)]
         ap = average_precision_dataset(truth, predicted)
         if ap > best["val_ap"]:
             best = {"prob_thresh": float(threshold), "val_ap": ap}

@@ -27,7 +27,7 @@ from .three_class import three_class_targets
 
 def _targets(frame: AnnotatedFrame, config: SegmentationConfig) -> np.ndarray:
     if config.method == "unet":
-        return three_class_targets(frame.labels, frame.valid)[None]
+        return three_class_targets(frame.labels, frame.valid, config.border)[None]
     return stardist_targets(frame.labels, config.n_rays, frame.valid)
 
 
@@ -161,7 +161,7 @@ def _tune_thresholds(model: SegmentationModel, out_dir: Path, val_inputs: list[n
     labels_val = [f.labels for f in val_frames]
     valid_val = [f.valid for f in val_frames]
     if model.config.method == "unet":
-        model.thresholds = optimise_unet_threshold(outputs, labels_val, valid_val)
+        model.thresholds = optimise_unet_threshold(outputs, labels_val, valid_val, model.config.border)
     else:
         model.thresholds = tune_stardist_thresholds(outputs, labels_val, valid_val)
     save_model_folder(out_dir, model.record(), model.net.state_dict(), which="best")
