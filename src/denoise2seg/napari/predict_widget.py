@@ -17,7 +17,6 @@ from qtpy.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -27,7 +26,7 @@ from ..n2v import N2VModel
 from ..segmentation import SegmentationModel
 from ..segmentation.model import KIND as SEGMENTATION_KIND
 from .layer_choice import LayerList, images_of, show_result
-from .controls import device_combo, spin_box
+from .controls import device_combo, scrolling_layout, spin_box
 from .writers import write_labels_tiff
 
 MODEL_LOADERS = {"n2v": N2VModel.load, SEGMENTATION_KIND: SegmentationModel.load}
@@ -99,7 +98,7 @@ class PredictWidget(QWidget):
         form.addRow("Images", self.image_list)
         form.addRow("Tile size (px)", self.tile_spin)
         form.addRow("Device", self.device_combo)
-        layout = QVBoxLayout(self)
+        layout = scrolling_layout(self)
         layout.addLayout(form)
         buttons = QHBoxLayout()
         buttons.addWidget(self.apply_button)
