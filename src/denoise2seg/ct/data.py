@@ -33,6 +33,16 @@ def label_slices(labels, shape: tuple[int, ...], config: CTPretrainConfig, name:
     return (to_network_slices((labels > 0).astype(np.float32), config.image_size, mode="nearest") > 0.5).astype(np.float32)
 
 
+def annotated_index(annotated, n_slices: int, name: str = "volume") -> np.ndarray:
+    """Sorted, distinct z indices of the annotated slices of a volume of ``n_slices`` (``None``: all of them)."""
+    if annotated is None:
+        return np.arange(n_slices)
+    index = np.asarray(sorted({int(k) for k in annotated}), dtype=int)
+    if len(index) and (index.min() < 0 or index.max() >= n_slices):
+        raise ValueError(f"annotated slice indices of {name} must lie in 0..{n_slices - 1}")
+    return index
+
+
 def n_validation_slices(n_slices: int, fraction: float) -> int:
     """How many of ``n_slices`` :func:`split_slices` holds out (0: every slice both trains and validates)."""
     n_val = int(round(fraction * n_slices))

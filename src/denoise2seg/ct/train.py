@@ -17,7 +17,7 @@ from ..io.model_folder import ModelFolderError, load_into, read_model_config
 from ..nets.backbones import Backbone, BackboneSpec, build_backbone
 from ..training import TrainingEvent, choose_device, run_training
 from .config import CTPretrainConfig
-from .data import as_hu_array, label_slices, network_slices, split_slices
+from .data import annotated_index, as_hu_array, label_slices, network_slices, split_slices
 from .losses import PerceptualLoss, total_variation
 from .model import CTLesionModel
 from .tasks import PretextTask, SegmentationTask
@@ -150,9 +150,7 @@ def finetune_ct(
     for i, (hu, label, keep) in enumerate(zip(hu_volumes, labels, annotated_slices)):
         image_slices = network_slices(hu, config)
         mask_slices = label_slices(label, hu.shape, config, name=f"labels {i}")
-        index = np.arange(len(hu)) if keep is None else np.asarray(sorted(set(int(k) for k in keep)), dtype=int)
-        if len(index) and (index.min() < 0 or index.max() >= len(hu)):
-            raise ValueError(f"annotated slice indices of volume {i} must lie in 0..{len(hu) - 1}")
+        index = annotated_index(keep, len(hu), name=f"volume {i}")
         images.append(image_slices[index])
         masks.append(mask_slices[index])
     images, masks = np.concatenate(images), np.concatenate(masks)

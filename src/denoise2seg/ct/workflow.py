@@ -16,7 +16,7 @@ import torch
 
 from ..training import Phase, TrainingEvent, run_phases
 from .config import CTPretrainConfig
-from .data import as_hu_array, n_validation_slices
+from .data import annotated_index, as_hu_array, n_validation_slices
 from .train import finetune_ct, pretrain_ct
 
 PRETEXT_FOLDER = "pretext"
@@ -61,19 +61,21 @@ def train_ct(
     """
     config = config or CTPretrainConfig()
     out_dir = Path(out_dir)
-    unlabelled, volumes = list(unlabelled), list(volumes)
+    # Checked and converted once; both phases and the step counts use these arrays.
+    unlabelled = [as_hu_array(v, name=f"unlabelled volume {i}") for i, v in enumerate(unlabelled)]
+    volumes = [as_hu_array(v, name=f"volume {i}") for i, v in enumerate(volumes)]
     if annotated_slices is None:
         annotated_slices = [None] * len(volumes)
     phases = []
     pretrained = None
     if config.pretext != "none":
         pretext_volumes = unlabelled + volumes
-        n_slices = sum(len(as_hu_array(v, name=f"volume {i}")) for i, v in enumerate(pretext_volumes))
+        n_slices = sum(len(v) for v in pretext_volumes)
         pretrained = out_dir / PRETEXT_FOLDER
         steps = config.pretext_schedule(_training_slices(n_slices, config)).total_steps
         phases.append(Phase(PRETEXT_PHASE, steps, lambda: pretrain_ct(pretext_volumes, config, out_dir=pretrained, device=device)))
     n_annotated = sum(
-        len(as_hu_array(v)) if keep is None else len({int(k) for k in keep}) for v, keep in zip(volumes, annotated_slices)
+        len(annotated_index(keep, len(v), name=f"volume {i}")) for i, (v, keep) in enumerate(zip(volumes, annotated_slices))
     )
     steps = config.finetune_schedule(_training_slices(n_annotated, config)).total_steps
     phases.append(
