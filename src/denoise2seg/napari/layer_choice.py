@@ -262,6 +262,12 @@ def show_result(
     return viewer.add_image(data, name=name, **{"contrast_limits": display_range(data), **kwargs})
 
 
+def show_preview(viewer: napari.Viewer, name: str, prediction: np.ndarray, source, offset: tuple[int, ...], layer_type: str = "image", **kwargs):
+    """Show the prediction for a :func:`preview_crop` window of ``source`` on the frame and pixels it came from."""
+    frame = prediction[None] if len(offset) == 3 else prediction
+    return show_result(viewer, name, frame, layer_type, source=source, offset=offset, **kwargs)
+
+
 def display_range(image: np.ndarray) -> tuple[float, float]:
     """Contrast limits from the 0.5 and 99.5 percentiles, so that a few extreme border pixels do not darken the view."""
     low, high = (float(v) for v in np.percentile(image[:: max(1, image.shape[0] // 512)], (0.5, 99.5)))

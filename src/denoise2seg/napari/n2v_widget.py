@@ -17,7 +17,7 @@ from ..n2v import N2VConfig, N2VModel, train_n2v
 from ..training import TrainingEvent
 from .background import start_worker
 from .controls import Collapsible, device_combo, dock_layout, spin_box
-from .layer_choice import LayerList, images_of, preview_crop, show_result
+from .layer_choice import LayerList, images_of, preview_crop, show_preview
 from .training_panel import TrainingPanel
 
 DENOISED_LAYER = "denoised"
@@ -130,9 +130,7 @@ class N2VWidget(QWidget):
             self._set_model_folder(self._training_folder)
 
     def _show_denoised(self, denoised) -> None:
-        source, offset = self._preview_at
-        frame = denoised[None] if len(offset) == 3 else denoised
-        show_result(self.viewer, DENOISED_LAYER, frame, source=source, offset=offset, colormap="gray")
+        show_preview(self.viewer, DENOISED_LAYER, denoised, *self._preview_at, colormap="gray")
 
     def _on_finished(self) -> None:
         if self._training_folder is not None and (self._training_folder / "config.json").is_file():

@@ -16,7 +16,7 @@ from ..segmentation.config import FINETUNE_SCHEMES
 from ..training import TrainingEvent
 from .background import start_worker
 from .controls import Collapsible, device_combo, dock_layout, learning_rate_box, spin_box
-from .layer_choice import LayerCombo, LayerList, images_of, is_ground_truth, preview_crop, show_result
+from .layer_choice import LayerCombo, LayerList, images_of, is_ground_truth, preview_crop, show_preview
 from .n2v_widget import DENOISED_LAYER, current_n2v_folder
 from .training_panel import TrainingPanel
 
@@ -200,9 +200,7 @@ class SegmentationWidget(QWidget):
 
     def _show_segmentation(self, labels: np.ndarray) -> None:
         _, source, offset = self._preview
-        labels = np.asarray(labels, dtype=np.int32)
-        frame = labels[None] if len(offset) == 3 else labels
-        show_result(self.viewer, SEGMENTATION_LAYER, frame, "labels", source=source, offset=offset, opacity=0.6)
+        show_preview(self.viewer, SEGMENTATION_LAYER, np.asarray(labels, dtype=np.int32), source, offset, "labels", opacity=0.6)
 
     def _on_finished(self) -> None:
         if self._training_folder is None or not (self._training_folder / "config.json").is_file():
