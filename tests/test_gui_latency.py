@@ -68,7 +68,8 @@ def _train(qtbot, widget, steps: int) -> None:
     """Train ``steps`` steps with the widget's other settings; return when all its workers have ended."""
     widget.steps_spin.setValue(steps)
     widget.panel.train_button.click()
-    _wait_for_workers(qtbot, lambda: not widget.panel.running)
+    # The Train button is enabled again once the trained model's final segmentation is shown.
+    _wait_for_workers(qtbot, lambda: not widget.panel.running and widget.panel.train_button.isEnabled())
 
 
 def _apply(qtbot, predict, folder) -> None:

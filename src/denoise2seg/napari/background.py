@@ -27,6 +27,14 @@ def start_worker(
     worker.errored.connect(lambda error: show_error(f"{title} failed: {error}"))
     if busy is not None:
         busy.setEnabled(False)
-        worker.finished.connect(lambda: busy.setEnabled(True))
+        worker.finished.connect(lambda: _enable(busy))
     worker.start()
     return worker
+
+
+def _enable(button: QWidget) -> None:
+    try:
+        button.setEnabled(True)
+    except RuntimeError:
+        # The widget was closed (its Qt object deleted) while the worker ran: nothing to enable.
+        pass
