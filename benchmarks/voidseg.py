@@ -25,14 +25,18 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import time
 from pathlib import Path
 
 import numpy as np
 
+from provenance import provenance_line
+
 from denoise2seg.data.synthetic_nuclei import nuclei_patch_dataset
 from denoise2seg.metrics import average_precision_dataset, average_precision_per_image, seg_score_dataset
 from denoise2seg.n2v import N2VConfig, N2VModel, train_n2v
+from denoise2seg.n2v.evaluate import denoising_scores
 from denoise2seg.segmentation import SegmentationConfig, SegmentationModel, train_segmentation
 
 RUNS = [
@@ -69,6 +73,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--n2v-lr", type=float, default=2e-3)
     parser.add_argument("--runs", default="all", help="comma-separated method:scheme pairs, or 'all'")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--seed", type=int, default=0, help="base seed: noise, N2V, label subsets and segmentation runs")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--summary-only", action="store_true", help="rebuild results.md and the plot from --out/results.csv")
     return parser.parse_args(argv)
@@ -86,7 +91,7 @@ def split(n_patches: int, data: str, test: int | None, val: int | None) -> tuple
 
 def run(args: argparse.Namespace) -> Path:
     args.out.mkdir(parents=True, exist_ok=True)
-    noisy, _, labels = nuclei_patch_dataset(args.data, args.sigma, n_images=args.n_images)
+    noisy, clean, labels = nuclei_patch_dataset(args.data, args.sigma, n_images=args.n_images, seed=args.seed)
     pool, val, test = split(len(noisy), args.data, args.test_patches, args.val_patches)
     subsets = sorted(int(s) for s in args.subsets.split(","))
     if subsets[-1] > len(pool):
@@ -105,16 +110,30 @@ def run(args: argparse.Namespace) -> Path:
         learning_rate=args.n2v_lr,
         depth=args.depth,
         n_filters=args.n_filters,
-        seed=0,
+        seed=args.seed,
     )
     # N2V sees every non-test patch, labelled or not (VoidSeg: "the full body of available image data").
     start = time.perf_counter()
     for _ in train_n2v(list(noisy[np.concatenate([pool, val])]), n2v_config, out_dir=n2v_dir, device=args.device):
         pass
     n2v = N2VModel.load(n2v_dir, device=args.device)
-    print(f"N2V trained in {time.perf_counter() - start:.0f} s", flush=True)
+    n2v_seconds = time.perf_counter() - start
+    n2v_scores = {
+        "noisy": [denoising_scores(clean[i], noisy[i]) for i in test],
+        "n2v": [denoising_scores(clean[i], n2v.predict(noisy[i])) for i in test],
+    }
+    n2v_summary = {
+        name: {metric: float(np.mean([s[metric] for s in scores])) for metric in ("psnr", "ssim")}
+        for name, scores in n2v_scores.items()
+    }
+    (args.out / "n2v_scores.json").write_text(json.dumps({**n2v_summary, "train_s": round(n2v_seconds, 1)}, indent=1))
+    print(
+        f"N2V trained in {n2v_seconds:.0f} s; test patches PSNR {n2v_summary['noisy']['psnr']:.2f} -> "
+        f"{n2v_summary['n2v']['psnr']:.2f} dB, SSIM {n2v_summary['noisy']['ssim']:.3f} -> {n2v_summary['n2v']['ssim']:.3f}",
+        flush=True,
+    )
     for rep in range(args.reps):
-        order = np.random.default_rng(1000 + rep).permutation(pool)
+        order = np.random.default_rng(1000 * (args.seed + 1) + rep).permutation(pool)
         for n_labelled in subsets:
             chosen = order[:n_labelled]
             for method, scheme, _ in runs:
@@ -129,7 +148,7 @@ def run(args: argparse.Namespace) -> Path:
                     depth=args.depth,
                     n_filters=args.n_filters,
                     stardist_features=2 * args.n_filters,
-                    seed=rep,
+                    seed=args.seed + rep,
                 )
                 folder = args.out / f"rep{rep}" / f"P{n_labelled}-{method}-{scheme}"
                 start = time.perf_counter()
@@ -190,10 +209,18 @@ def write_summary(csv_path: Path, out: Path, args: argparse.Namespace | None = N
     lines = []
     if args is not None:
         lines.append(
-            f"data {args.data}, sigma {args.sigma:g}, {args.reps} repetitions; segmentation {args.epochs}x{args.steps} "
-            f"steps of batch {args.batch_size}, {args.patch_size}px patches, lr {args.lr:g}; depth {args.depth}, "
-            f"{args.n_filters} filters; N2V {args.n2v_epochs}x{args.n2v_steps} steps of batch {args.n2v_batch_size}, "
-            f"{args.n2v_patch_size}px patches, lr {args.n2v_lr:g}\n"
+            f"data {args.data}, sigma {args.sigma:g}, {args.reps} repetitions, seed {args.seed}; segmentation "
+            f"{args.epochs}x{args.steps} steps of batch {args.batch_size}, {args.patch_size}px patches, lr {args.lr:g}; "
+            f"depth {args.depth}, {args.n_filters} filters; N2V {args.n2v_epochs}x{args.n2v_steps} steps of batch "
+            f"{args.n2v_batch_size}, {args.n2v_patch_size}px patches, lr {args.n2v_lr:g}\n"
+        )
+        lines.append(provenance_line() + "\n")
+    scores_path = out / "n2v_scores.json"
+    if scores_path.exists():
+        scores = json.loads(scores_path.read_text())
+        lines.append(
+            f"N2V on the test patches: PSNR {scores['noisy']['psnr']:.2f} -> {scores['n2v']['psnr']:.2f} dB, "
+            f"SSIM {scores['noisy']['ssim']:.3f} -> {scores['n2v']['ssim']:.3f} (trained in {scores['train_s']:.0f} s)\n"
         )
     fig, ax = plt.subplots(figsize=(6, 4))
     titles = {"ap": "AP pooled over test images", "ap_per_image": "AP per test image, averaged (VoidSeg's Table 1)", "seg": "SEG"}
