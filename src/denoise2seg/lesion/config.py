@@ -32,9 +32,9 @@ class PretrainConfig(ConfigRecord):
     frozen) is the paper's best variant (Table 1). ``mode = "ddp"`` is plain Decoder
     Denoising Pretraining (Brempong et al. 2022): standard normal noise everywhere
     (``ddp_sigma = 1``). ``steps_per_epoch = None`` makes an epoch one pass over the
-    training slices. The network (``depth``, ``n_filters``) is our choice: the paper uses
-    TernausNet (a VGG11-encoder U-Net) on 256 x 256 slices; we use the project's U-Net
-    on slices at their own size.
+    training slices. The network (``depth``, ``n_filters``) is our choice: the paper names
+    "TeraNet", a U-Net, citing TernausNet (Iglovikov and Shvets 2018), and gives no size;
+    it works on 256 x 256 slices. We use the project's U-Net on slices at their own size.
     """
 
     mode: Literal["ladp", "ddp"] = "ladp"
