@@ -12,6 +12,7 @@ from ..io.model_folder import saved_model_time
 from ..io.outputs import check_output_files, check_output_folder, unique_output_paths
 from ..io.tiff import read_tiffs
 from ..n2v import N2VConfig, N2VModel, train_n2v
+from ..n2v.config import LR_SCHEDULES
 from ..validation import check_images, check_training_images
 from .progress import TrainingInterrupted, consume_with_progress, stop_report
 
@@ -29,6 +30,16 @@ def add_training_options(parser: argparse.ArgumentParser, defaults: N2VConfig = 
     parser.add_argument("--depth", type=int, default=defaults.depth, help="U-Net depth (default %(default)s)")
     parser.add_argument("--n-filters", type=int, default=defaults.n_filters, help="initial feature maps (default %(default)s)")
     parser.add_argument("--lr", type=float, default=defaults.learning_rate, help="initial learning rate (default %(default)s)")
+    parser.add_argument(
+        "--lr-schedule", choices=LR_SCHEDULES, default=defaults.lr_schedule,
+        help="learning rate over training: halved when the validation loss stalls (plateau), annealed to 0 over "
+        "all steps (cosine) or fixed (constant) (default %(default)s)",
+    )
+    parser.add_argument(
+        "--n2v2", action="store_true", default=defaults.n2v2,
+        help="train N2V2 (Hoeck et al. 2022): blur-pool U-Net without the full-resolution skip connection, "
+        "blind spots replaced by the median of their neighbourhood",
+    )
     parser.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cuda, cuda:N, mps or cpu (default %(default)s)")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default: a fresh one)")
 
@@ -44,6 +55,8 @@ def config_from_args(args: argparse.Namespace, ndim: int = 2) -> N2VConfig:
         depth=args.depth,
         n_filters=args.n_filters,
         seed=args.seed,
+        n2v2=args.n2v2,
+        lr_schedule=args.lr_schedule,
     )
 
 

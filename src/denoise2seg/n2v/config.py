@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import get_args, get_type_hints
 
 from ..data.normalization import NORMALIZATIONS
 from ..io.config_record import ConfigRecord
 from ..nets import UNetSpec
 from ..training import Schedule
+
+# The learning-rate schedules the training loop runs, for the CLI's choices.
+LR_SCHEDULES: tuple[str, ...] = get_args(get_type_hints(Schedule)["lr_schedule"])
 
 
 @dataclass
@@ -26,6 +30,14 @@ class N2VConfig(ConfigRecord):
     mapped to 0 / 1, csbdeep's; ``percentile_low`` / ``percentile_high``).
     ``ndim`` is the number of spatial axes of one sample (2 or 3); a 3D array given for
     a 2D model is a stack of 2D frames (time or z).
+
+    ``n2v2`` trains N2V2 instead (Hoeck et al. 2022, "N2V2 - Fixing Noise2Void
+    checkerboard artifacts with modified sampling strategies and a tweaked network
+    architecture"): max-blur-pool downsampling in the U-Net, no skip connection at full
+    resolution, and blind spots replaced by the median of their neighbourhood without
+    the centre instead of a random neighbour. ``lr_schedule`` is how the learning rate
+    changes during training: ``"plateau"`` (halved when the validation loss stalls,
+    N2V's), ``"cosine"`` (annealed to 0 over all steps) or ``"constant"``.
     """
 
     ndim: int = 2
@@ -45,6 +57,8 @@ class N2VConfig(ConfigRecord):
     percentile_high: float = 99.8
     mixed_precision: bool = True
     seed: int | None = None
+    n2v2: bool = False
+    lr_schedule: str = "plateau"
 
     def __post_init__(self) -> None:
         if self.ndim not in (2, 3):
@@ -81,14 +95,27 @@ class N2VConfig(ConfigRecord):
     def patch_shape(self) -> tuple[int, ...]:
         return (self.patch_size,) * self.ndim
 
+    @property
+    def replacement(self) -> str:
+        """How blind spots are filled (:func:`denoise2seg.n2v.masking.blind_spot_mask`): ``"median"`` for N2V2, else ``"random"``."""
+        return "median" if self.n2v2 else "random"
+
     def unet_spec(self, channels: int = 1) -> UNetSpec:
-        return UNetSpec(ndim=self.ndim, in_channels=channels, out_channels=channels, depth=self.depth, n_filters=self.n_filters)
+        return UNetSpec(
+            ndim=self.ndim,
+            in_channels=channels,
+            out_channels=channels,
+            depth=self.depth,
+            n_filters=self.n_filters,
+            blur_pool=self.n2v2,
+            top_skip=not self.n2v2,
+        )
 
     def schedule(self) -> Schedule:
         return Schedule(
             epochs=self.epochs,
             steps_per_epoch=self.steps_per_epoch,
             learning_rate=self.learning_rate,
-            lr_schedule="plateau",
+            lr_schedule=self.lr_schedule,
             mixed_precision=self.mixed_precision,
         )

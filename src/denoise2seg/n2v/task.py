@@ -39,7 +39,9 @@ class N2VTask(TrainingTask):
         # Fixed validation masks, so the validation loss of successive epochs is comparable.
         fixed = torch.Generator(device=device)
         fixed.manual_seed(seed + 2)
-        self.val_masked, self.val_mask = blind_spot_mask(val, config.masked_fraction, config.neighborhood_radius, fixed)
+        self.val_masked, self.val_mask = blind_spot_mask(
+            val, config.masked_fraction, config.neighborhood_radius, fixed, config.replacement
+        )
         self.val_target = val
         self.preview_source = preview
 
@@ -47,7 +49,9 @@ class N2VTask(TrainingTask):
         batch = self.sampler.sample(self.config.batch_size)
         if self.config.augment:
             (batch,) = random_dihedral(batch, generator=self.generator)
-        masked, mask = blind_spot_mask(batch, self.config.masked_fraction, self.config.neighborhood_radius, self.generator)
+        masked, mask = blind_spot_mask(
+            batch, self.config.masked_fraction, self.config.neighborhood_radius, self.generator, self.config.replacement
+        )
         return masked_mse(self.model(masked), batch, mask)
 
     def validation_loss(self) -> float:
