@@ -4,7 +4,8 @@ Trains N2V on the noisy DSB2018 sample (sigma 40 by default) and, at each checkp
 denoises the whole image with the network of that step (the training loop's preview)
 and scores it against the clean image (scikit-image, data_range 255). Several seeds;
 the table gives the median over seeds and the wall time of training to that step
-(previews excluded). Writes a Markdown table to ``--out``.
+(previews excluded). ``--n2v2`` trains N2V2 and ``--lr-schedule`` sets the learning-rate
+schedule; both need code that has them. Writes a Markdown table to ``--out``.
 
     OMP_NUM_THREADS=2 python benchmarks/n2v_time_to_quality.py --normalization zscore percentile \
         --seeds 0 1 2 --out results/n2v_time_to_quality.md
@@ -47,6 +48,30 @@ def run(noisy, clean, config: N2VConfig, checkpoints: list[int]) -> dict[int, tu
     return scores
 
 
+def variant_options(n2v2: bool, lr_schedule: str | None, parameters) -> dict:
+    """N2VConfig keywords for ``--n2v2`` / ``--lr-schedule``; a clear error when the code that runs lacks them.
+
+    ``parameters`` are those of the imported ``N2VConfig`` (it may come from an older checkout).
+    """
+    options: dict = {}
+    if n2v2:
+        if "n2v2" not in parameters:
+            raise SystemExit("--n2v2: this version of denoise2seg has no N2VConfig.n2v2; run without --n2v2")
+        options["n2v2"] = True
+    if lr_schedule is not None:
+        if "lr_schedule" not in parameters:
+            raise SystemExit("--lr-schedule: this version of denoise2seg has no N2VConfig.lr_schedule; run without it")
+        options["lr_schedule"] = lr_schedule
+    return options
+
+
+def lr_schedule_name(lr_schedule: str | None, parameters) -> str:
+    """The schedule that runs: the one asked for, else the imported N2VConfig's default (``plateau`` before it had one)."""
+    if lr_schedule is not None:
+        return lr_schedule
+    return parameters["lr_schedule"].default if "lr_schedule" in parameters else "plateau"
+
+
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sigma", type=float, default=40)
@@ -59,6 +84,11 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--lr", type=float, default=4e-4)
     parser.add_argument("--masked-fraction", type=float, default=N2VConfig.masked_fraction, help="share of blind-spot pixels")
     parser.add_argument("--radius", type=int, default=N2VConfig.neighborhood_radius, help="blind-spot neighbourhood radius")
+    parser.add_argument("--n2v2", action="store_true", help="train N2V2 (needs code that has N2VConfig.n2v2)")
+    parser.add_argument(
+        "--lr-schedule", default=None, choices=("plateau", "cosine", "constant"),
+        help="learning-rate schedule (needs code that has N2VConfig.lr_schedule; default: that code's default)",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--label", default="", help="a name for this code version in the table")
     parser.add_argument("--out", type=Path, default=None)
@@ -66,13 +96,15 @@ def main(argv: list[str] | None = None) -> str:
     torch.set_num_threads(args.threads)
     noisy, clean, _ = noisy_nuclei_2d(args.sigma)
     steps = max(args.checkpoints)
-    has_choice = "normalization" in inspect.signature(N2VConfig).parameters
+    parameters = inspect.signature(N2VConfig).parameters
+    has_choice = "normalization" in parameters
+    variant = variant_options(args.n2v2, args.lr_schedule, parameters)
     # The commit of the denoise2seg code that runs (it may come from another checkout on PYTHONPATH).
     package = Path(denoise2seg.__file__).parent
     commit = subprocess.run(["git", "-C", str(package), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     rows = ["| code | normalisation | step | PSNR (dB) | SSIM | training (s) | seeds |", "|---|---|---|---|---|---|---|"]
     for normalization in args.normalization:
-        options = {"normalization": normalization} if has_choice else {}
+        options = {**variant, **({"normalization": normalization} if has_choice else {})}
         per_seed = []
         for seed in args.seeds:
             config = N2VConfig(
@@ -91,6 +123,7 @@ def main(argv: list[str] | None = None) -> str:
         f"DSB sample sigma {args.sigma:g} (noisy input: {noisy_scores['psnr']:.2f} dB, SSIM {noisy_scores['ssim']:.3f}); "
         f"U-Net depth {args.depth}, {args.n_filters} filters; batch {args.batch_size} of 64x64; Adam lr {args.lr:g}; "
         f"blind spots {100 * args.masked_fraction:g} % of the pixels, neighbourhood radius {args.radius}; "
+        f"{'N2V2' if args.n2v2 else 'N2V'}; lr schedule {lr_schedule_name(args.lr_schedule, parameters)}; "
         f"{args.threads} threads; medians over seeds {args.seeds}; commit {commit}"
     )
     table = "\n".join(rows) + f"\n\n{settings}.\n"
