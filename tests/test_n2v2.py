@@ -193,3 +193,19 @@ def test_cli_defaults_stay_n2v_with_the_plateau_schedule():
     add_training_options(parser)
     config = config_from_args(parser.parse_args([]))
     assert not config.n2v2 and config.lr_schedule == "plateau"
+
+
+def test_finetuning_from_an_n2v2_model_says_to_use_plain_n2v_or_the_sequential_scheme(tmp_path):
+    from denoise2seg.segmentation import SegmentationConfig, train_segmentation
+
+    image = np.random.default_rng(1).normal(100, 20, size=(48, 48)).astype(np.float32)
+    list(train_n2v(image, N2VConfig(**TINY, n2v2=True), out_dir=tmp_path / "n2v2", device="cpu"))
+    n2v2 = N2VModel.load(tmp_path / "n2v2", device="cpu")
+    labels = np.zeros((48, 48), np.int32)
+    labels[10:20, 10:20], labels[30:40, 25:38] = 1, 2
+    config = SegmentationConfig(scheme="finetune", depth=2, n_filters=8, patch_size=16, batch_size=2, epochs=1, steps_per_epoch=2)
+    with pytest.raises(ValueError, match="sequential scheme"):
+        list(train_segmentation([image], [labels], config, n2v_model=n2v2, device="cpu"))
+    sequential = SegmentationConfig(**{**config.to_dict(), "scheme": "sequential"})
+    events = list(train_segmentation([image], [labels], sequential, n2v_model=n2v2, out_dir=tmp_path / "seg", device="cpu"))
+    assert events[-1].kind == "done"

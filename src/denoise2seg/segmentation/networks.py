@@ -55,6 +55,12 @@ def init_from_n2v(net: UNet, n2v_net: UNet) -> None:
     channels keep their fresh initialisation.
     """
     mine, theirs = net.spec, n2v_net.spec
+    if theirs.blur_pool != mine.blur_pool or theirs.top_skip != mine.top_skip:
+        raise ValueError(
+            "the N2V model is an N2V2 network (blur-pool downsampling, no top skip connection), which the "
+            "segmentation U-Net does not build: finetune from an N2V model trained without --n2v2, or use "
+            "the sequential scheme, which only denoises with it"
+        )
     same = ("ndim", "depth", "n_filters", "kernel_size", "batch_norm")
     if any(getattr(mine, k) != getattr(theirs, k) for k in same) or theirs.in_channels != 1 or theirs.out_channels != 1:
         raise ValueError(
