@@ -20,8 +20,13 @@ def code_commit() -> str:
     return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
+# Taken when the benchmark starts: the code that runs is the code imported then, even if
+# the checkout moves on during a long run.
+STARTED_AT_COMMIT = code_commit()
+STARTED_ON = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+
+
 def provenance_line() -> str:
-    """One Markdown line naming the command (as typed), the code's commit and the UTC date."""
+    """One Markdown line naming the command (as typed), the commit of the code and the UTC date it started."""
     command = " ".join(shlex.quote(part) for part in ["python", *sys.argv])
-    date = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-    return f"Command: `{command}`; commit {code_commit()}; {date}."
+    return f"Command: `{command}`; commit {STARTED_AT_COMMIT}; {STARTED_ON}."
