@@ -1,8 +1,8 @@
 r"""LADP on synthetic-lesion MRI: Dice (overall, per lesion-size bin), MASD, NSD per pretraining variant.
 
 Variants: no pretraining; DDP and LADP self-pretraining, each of the whole network or of
-the decoder only (encoder frozen). Every variant is trained ``--reps`` times (seeds 0,
-1, ...) on the same synthetic-lesion cases and scored on held-out cases with flip
+the decoder only (encoder frozen). Every variant is trained ``--reps`` times (seeds ``--seed``,
+``--seed`` + 1000, ...) on the same synthetic-lesion cases and scored on held-out cases with flip
 test-time augmentation and a majority vote over ``--ensemble`` members. Prints a
 markdown table of means (+- standard deviation over repetitions) and writes it to
 ``--out``.
@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from provenance import provenance_line
 
 from denoise2seg.lesion.config import FinetuneConfig, PretrainConfig
 from denoise2seg.lesion.model import LesionEnsemble
@@ -59,7 +60,7 @@ def run_variant(mode: str, decoder_only: bool, rep: int, data: dict, args, devic
     with tempfile.TemporaryDirectory() as folder:
         events = train_ensemble(
             data["train"], val_cases=data["val"], pretraining=mode, pretrain_config=pre, finetune_config=fine,
-            n_models=args.ensemble, out_dir=folder, device=device, seed=1000 * rep,
+            n_models=args.ensemble, out_dir=folder, device=device, seed=args.seed + 1000 * rep,
         )
         for _ in events:
             pass
@@ -97,6 +98,7 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--ensemble", type=int, default=1)
     parser.add_argument("--tolerance", type=float, default=DEFAULT_NSD_TOLERANCE_MM, help="NSD tolerance (mm)")
     parser.add_argument("--variants", nargs="+", default=[name for name, _, _ in VARIANTS])
+    parser.add_argument("--seed", type=int, default=0, help="repetition r trains with seed SEED + 1000 r")
     parser.add_argument("--out", type=Path, default=None, help="also write the table (and a .json of the runs) here")
     parser.add_argument("--resume", type=Path, default=None, metavar="RUNS.json",
                         help="runs of an earlier call (its .json): kept, and only the missing repetitions are trained")
@@ -114,7 +116,7 @@ def main(argv: list[str] | None = None) -> str:
     for name, mode, decoder_only in VARIANTS:
         if name not in args.variants:
             continue
-        # Repetition r always uses seed 1000 r, so a resumed benchmark equals one long run.
+        # Repetition r always uses seed --seed + 1000 r, so a resumed benchmark equals one long run.
         for rep in range(len(runs.get(name, [])), args.reps):
             start = time.perf_counter()
             summary = run_variant(mode, decoder_only, rep, data, args, device)
@@ -148,11 +150,12 @@ def main(argv: list[str] | None = None) -> str:
         f"(test cases per bin: " + ", ".join(f"{b} {counts[f'n {b}']}" for b in SIZE_BINS) + "); "
         f"U-Net depth {args.depth}, {args.n_filters} filters; batch {args.batch_size}; pretraining {args.pretrain_epochs} "
         f"and finetuning {args.finetune_epochs} epochs of {steps} steps, Adam lr {args.lr:g}; ensemble of {args.ensemble}, "
-        f"flip TTA; NSD tolerance {args.tolerance:g} mm; {args.reps} repetitions (mean ± std); device {device}. "
+        f"flip TTA; NSD tolerance {args.tolerance:g} mm; {args.reps} repetitions (mean ± std), seeds "
+        f"{[args.seed + 1000 * rep for rep in range(args.reps)]}; device {device}. "
         "Dice and NSD in %. A case with an empty prediction or truth (one but not both) has MASD = the volume's "
         "diagonal (metrics.lesion.masd_penalty); the count per repetition is given."
     )
-    table = "\n".join(rows) + f"\n\nSettings: {settings}"
+    table = "\n".join(rows) + f"\n\nSettings: {settings}\n\n{provenance_line()}"
     print(table)
     if args.out is not None:
         args.out.write_text(table + "\n")

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from provenance import provenance_line
 
 from denoise2seg.ct.lowdose.pseudo_pairs import difference_histogram
 from denoise2seg.ct.lowdose import (
@@ -161,7 +162,7 @@ def main(argv=None) -> int:
     footer = (
         f"\nTrain subjects: {', '.join(s.name for s in train)}; test subjects: {', '.join(s.name for s in test)} "
         f"({args.slices} slices each, {sum(s.n_slices for s in test)} test slices). Settings: {json.dumps(settings)}. "
-        f"Dose: {json.dumps(dose.to_dict())}. Wall time {time.time() - start:.0f} s."
+        f"Dose: {json.dumps(dose.to_dict())}. Wall time {time.time() - start:.0f} s.\n\n{provenance_line()}"
     )
     table = "\n".join(lines) + "\n" + footer + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
