@@ -56,6 +56,15 @@ def test_preview_events_carry_the_current_prediction():
     assert len(previews) == 2 and previews[0].preview.shape == (20, 28)
 
 
+@pytest.mark.parametrize("every, expected_steps", [(3, [3, 4]), (100, [4])])
+def test_the_last_step_is_previewed_even_when_it_is_not_a_multiple_of_the_preview_period(every, expected_steps):
+    image = np.random.default_rng(3).normal(size=(32, 32))
+    config = N2VConfig(**{**TINY, "epochs": 2, "steps_per_epoch": 2})
+    events = list(train_n2v(image, config, device="cpu", preview_image=image, preview_every=every))
+    assert [e.step for e in events if e.kind == "preview"] == expected_steps
+    assert events[-1].kind == "done"
+
+
 @pytest.mark.parametrize(
     "images, message",
     [

@@ -90,3 +90,19 @@ def test_preview_lies_on_its_frame_and_pixels(make_napari_viewer, open_widget, q
     assert tuple(denoised.translate) == pytest.approx((2.0, 10.0, 20.0))
     expected = N2VModel.load(widget.model_folder, device="cpu", which="last").predict(noisy[::-1])
     np.testing.assert_allclose(denoised.data[0], expected, rtol=1e-4, atol=1e-3)
+
+
+def test_n2v2_box_trains_an_n2v2_model(make_napari_viewer, open_widget, qtbot):
+    viewer = make_napari_viewer()
+    for data, kwargs, layer_type in nuclei_sigma20():
+        viewer._add_layer_from_data(data[:64, :64], kwargs, layer_type)
+    widget = open_widget(viewer, N2V)
+    widget.image_list.select("DSB sigma 20 noisy")
+    set_tiny(widget, epochs=1, steps=3)
+    widget.depth_spin.setValue(2)
+    widget.n2v2_check.setChecked(True)
+    widget.panel.train_button.click()
+    qtbot.waitUntil(lambda: not widget.panel.running, timeout=60_000)
+    model = N2VModel.load(widget.model_folder, device="cpu")
+    assert model.config.n2v2 and model.net.spec.blur_pool and not model.net.spec.top_skip
+    assert DENOISED_LAYER in viewer.layers

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import napari
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
+from qtpy.QtWidgets import QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from ..io.model_folder import ModelFolderError
 from ..n2v import N2VConfig, N2VModel, train_n2v
@@ -59,6 +59,11 @@ class N2VWidget(QWidget):
         self.depth_spin = spin_box(_DEFAULTS["depth"], 1, 5)
         self.filters_spin = spin_box(_DEFAULTS["n_filters"], 4, 256, 4)
         self.preview_spin = spin_box(50, 1, 100_000)
+        self.n2v2_check = QCheckBox("N2V2 (no checkerboard artefacts)")
+        self.n2v2_check.setToolTip(
+            "blur-pool U-Net without the top skip connection and median blind-spot replacement (Hoeck et al. 2022); "
+            "such a model denoises for the sequential scheme but cannot initialise the finetune schemes"
+        )
         self.device_combo = device_combo()
         self.folder_label = QLabel("(new folder when training starts)")
         self.folder_label.setWordWrap(True)
@@ -75,6 +80,7 @@ class N2VWidget(QWidget):
             ("U-Net depth", self.depth_spin),
             ("U-Net filters", self.filters_spin),
             ("Preview every (steps)", self.preview_spin),
+            ("Network", self.n2v2_check),
         ])
         folder_buttons = QHBoxLayout()
         folder_buttons.addWidget(self.save_button)
@@ -98,6 +104,7 @@ class N2VWidget(QWidget):
             steps_per_epoch=self.steps_spin.value(),
             depth=self.depth_spin.value(),
             n_filters=self.filters_spin.value(),
+            n2v2=self.n2v2_check.isChecked(),
         )
 
     def train(self) -> None:

@@ -123,8 +123,9 @@ def run_training(
         error after the first step the last finite weights are written too, so the
         folder loads; a run stopped before its first step writes nothing.
     preview_every : int
-        Yield a ``"preview"`` event every this many steps (0: at the end of each epoch
-        only, and only when the task has a preview image).
+        Yield a ``"preview"`` event every this many steps, and after the last step when
+        that was not one of them, so the final network is always shown (0: at the end of
+        each epoch only). Only when the task has a preview image.
     """
     out_dir = Path(out_dir) if out_dir is not None else None
     model = task.model
@@ -199,6 +200,10 @@ def run_training(
                 event = preview_event(epoch)
                 if event is not None:
                     yield event
+        if preview_every and step % preview_every:
+            event = preview_event(epoch)
+            if event is not None:
+                yield event
         yield TrainingEvent("done", step, total, epoch, val_loss=best_val if has_best else None, path=out_dir)
     finally:
         # Stopped before the first step: nothing was trained, so nothing is written.
