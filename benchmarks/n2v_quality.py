@@ -7,6 +7,7 @@ Defaults are the CPU-sized settings of ``denoise2seg demo``; raise them (and pas
 writes it to ``--out``).
 
     python benchmarks/n2v_quality.py --device cpu
+    python benchmarks/n2v_quality.py --device cpu --sigmas 40 --seeds 0 1 2   # run-to-run spread of the demo
     python benchmarks/n2v_quality.py --device cuda --n-filters 32 --batch-size 128 --epochs 200 --steps 400 --lr 4e-4
 """
 
@@ -15,7 +16,10 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
+
+from provenance import provenance_line
 
 from denoise2seg.cli.demo import DATA_RANGE, DEMO_DEFAULTS, denoise_sample
 from denoise2seg.cli.n2v import add_training_options, config_from_args
@@ -26,30 +30,35 @@ from denoise2seg.n2v.evaluate import denoising_scores
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sigmas", type=float, nargs="+", default=list(NOISE_LEVELS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="train once per seed (default: --seed)")
     parser.add_argument("--out", type=Path, default=None, help="also write the table to this file")
     add_training_options(parser, DEMO_DEFAULTS)
     args = parser.parse_args(argv)
     config = config_from_args(args)
+    seeds = args.seeds or [config.seed]
     rows = [
-        "| sigma | PSNR noisy (dB) | PSNR N2V (dB) | SSIM noisy | SSIM N2V | train + denoise (s) |",
-        "|---|---|---|---|---|---|",
+        "| sigma | seed | PSNR noisy (dB) | PSNR N2V (dB) | SSIM noisy | SSIM N2V | train + denoise (s) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for sigma in args.sigmas:
-        with tempfile.TemporaryDirectory() as model_dir:
-            start = time.perf_counter()
-            noisy, clean, denoised = denoise_sample(sigma, config, Path(model_dir), args.device)
-            seconds = time.perf_counter() - start
-        before = denoising_scores(clean, noisy, DATA_RANGE)
-        after = denoising_scores(clean, denoised, DATA_RANGE)
-        rows.append(
-            f"| {sigma:g} | {before['psnr']:.2f} | {after['psnr']:.2f} | {before['ssim']:.3f} | {after['ssim']:.3f} | {seconds:.0f} |"
-        )
+        for seed in seeds:
+            with tempfile.TemporaryDirectory() as model_dir:
+                start = time.perf_counter()
+                noisy, clean, denoised = denoise_sample(sigma, replace(config, seed=seed), Path(model_dir), args.device)
+                seconds = time.perf_counter() - start
+            before = denoising_scores(clean, noisy, DATA_RANGE)
+            after = denoising_scores(clean, denoised, DATA_RANGE)
+            rows.append(
+                f"| {sigma:g} | {seed} | {before['psnr']:.2f} | {after['psnr']:.2f} | {before['ssim']:.3f} | "
+                f"{after['ssim']:.3f} | {seconds:.0f} |"
+            )
     settings = (
         f"U-Net depth {config.depth}, {config.n_filters} filters; batch {config.batch_size} of "
         f"{config.patch_size}x{config.patch_size}; {config.epochs} epochs x {config.steps_per_epoch} steps; "
-        f"lr {config.learning_rate:g} (plateau); seed {config.seed}; device {args.device}"
+        f"lr {config.learning_rate:g} ({config.lr_schedule}); {config.normalization} normalisation; "
+        f"{'N2V2; ' if config.n2v2 else ''}device {args.device}"
     )
-    table = "\n".join(rows) + f"\n\nSettings: {settings}."
+    table = "\n".join(rows) + f"\n\nSettings: {settings}.\n\n{provenance_line()}"
     print(table)
     if args.out is not None:
         args.out.write_text(table + "\n")
