@@ -53,8 +53,8 @@ def average_precision_per_image(labels_true: list[np.ndarray], labels_test: list
     return float(np.mean([average_precision(t, p, iou_threshold) for t, p in zip(labels_true, labels_test)]))
 
 
-def _seg_jaccards(labels_true: np.ndarray, labels_test: np.ndarray) -> np.ndarray:
-    """Jaccard index of every ground-truth object with its SEG match (0 when unmatched)."""
+def seg_jaccards(labels_true: np.ndarray, labels_test: np.ndarray) -> np.ndarray:
+    """Jaccard index (in [0, 1]) of every ground-truth object with its SEG match, 0 when unmatched; in increasing id order."""
     labels_true, labels_test = _check_pair(labels_true, labels_test)
     true_ids, true_sizes = np.unique(labels_true[labels_true > 0], return_counts=True)
     if true_ids.size == 0:
@@ -74,7 +74,7 @@ def _seg_jaccards(labels_true: np.ndarray, labels_test: np.ndarray) -> np.ndarra
 
 def seg_score(labels_true: np.ndarray, labels_test: np.ndarray) -> float:
     """SEG of one instance mask; 1.0 when the ground truth has no object and nothing is predicted."""
-    jaccards = _seg_jaccards(labels_true, labels_test)
+    jaccards = seg_jaccards(labels_true, labels_test)
     if jaccards.size == 0:
         return 1.0 if np.asarray(labels_test).max() == 0 else 0.0
     return float(jaccards.mean())
@@ -84,7 +84,7 @@ def seg_score_dataset(labels_true: list[np.ndarray], labels_test: list[np.ndarra
     """SEG over a data set: the mean over all ground-truth objects of all images."""
     if len(labels_true) != len(labels_test):
         raise ValueError(f"got {len(labels_true)} ground-truth and {len(labels_test)} predicted masks")
-    jaccards = np.concatenate([_seg_jaccards(t, p) for t, p in zip(labels_true, labels_test)])
+    jaccards = np.concatenate([seg_jaccards(t, p) for t, p in zip(labels_true, labels_test)])
     if jaccards.size == 0:
         return 1.0 if all(np.asarray(p).max() == 0 for p in labels_test) else 0.0
     return float(jaccards.mean())
