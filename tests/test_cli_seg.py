@@ -36,7 +36,8 @@ def test_train_predict_evaluate(tmp_path, capsys):
     capsys.readouterr()
     assert main(["seg", "evaluate", str(tmp_path / "model"), str(tmp_path / "image.tif"), "--labels", str(tmp_path / "mask.tif"), "--device", "cpu"]) == 0
     printed = capsys.readouterr().out
-    assert f"AP {average_precision(labels, predicted):.4f}" in printed
+    row = next(line for line in printed.splitlines() if line.startswith(f"| {tmp_path / 'image.tif'} |"))
+    assert f"| {average_precision(labels, predicted):.4f} |" in row
 
 
 def test_bad_requests_exit_with_a_message(tmp_path, capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import tifffile
 from ..io.model_folder import saved_model_time
 from ..io.outputs import check_output_files, check_output_folder, unique_output_paths
 from ..io.tiff import read_tiffs
-from ..metrics import average_precision_dataset, seg_score_dataset
+from ..metrics import score_images
 from ..segmentation import METHODS, SCHEMES, SegmentationConfig, SegmentationModel, train_segmentation
 from ..validation import check_images, check_label_mask, check_training_images
 from .progress import TrainingInterrupted, consume_with_progress, stop_report
@@ -89,23 +90,21 @@ def _ground_truth(path: Path, mask) -> np.ndarray:
 
 def _evaluate(args: argparse.Namespace) -> int:
     _check_pairs(args.images, args.labels)
+    if args.json is not None:
+        check_output_files([args.json], overwrite=args.overwrite, inputs=[args.model, *args.images, *args.labels])
     masks = [_ground_truth(path, mask) for path, mask in zip(args.labels, read_tiffs(args.labels))]
     images = check_images(read_tiffs(args.images), ndim=(2, 3), names=_names(args.images))
     for path, image, mask in zip(args.images, images, masks):
         if mask.shape != image.shape:
             raise ValueError(f"label mask for {path} has shape {mask.shape}, the image {image.shape}")
     model = SegmentationModel.load(args.model, device=args.device)
-    truth, predicted = [], []
-    for path, image, mask in zip(args.images, images, masks):
-        labels = model.predict(image)
-        # A stack is a set of 2D frames, scored frame by frame (not as one 3D volume).
-        file_truth = list(mask) if labels.ndim == 3 else [mask]
-        file_pred = list(labels) if labels.ndim == 3 else [labels]
-        truth.extend(file_truth)
-        predicted.extend(file_pred)
-        ap, seg = average_precision_dataset(file_truth, file_pred), seg_score_dataset(file_truth, file_pred)
-        print(f"{path}: AP {ap:.4f}  SEG {seg:.4f}")
-    print(f"all: AP {average_precision_dataset(truth, predicted):.4f}  SEG {seg_score_dataset(truth, predicted):.4f}")
+    # A stack is a set of 2D frames, scored frame by frame (not as one 3D volume).
+    table = score_images(masks, [model.predict(image) for image in images], names=_names(args.images))
+    print(table.to_markdown())
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(table.to_dict(), indent=2) + "\n")
+        print(f"scores written to {args.json}")
     return 0
 
 
@@ -161,9 +160,17 @@ def register(subparsers) -> None:
     predict.add_argument("--device", default="auto")
     predict.set_defaults(func=_predict)
 
-    evaluate = commands.add_parser("evaluate", help="print AP (IoU 0.5) and SEG of a model against instance masks")
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="print AP at IoU 0.5, AP averaged over IoU 0.5-0.9 and SEG of a model against instance masks, "
+        "per image, pooled over images and averaged over images",
+    )
     evaluate.add_argument("model", type=Path, help="segmentation model folder")
-    evaluate.add_argument("images", nargs="+", type=Path)
+    evaluate.add_argument("images", nargs="+", type=Path, help="images (2D or stacks of 2D frames, scored frame by frame)")
     evaluate.add_argument("--labels", nargs="+", type=Path, required=True, help="ground-truth instance masks, one per image")
+    evaluate.add_argument(
+        "--json", type=Path, default=None, help="also write the scores (AP at every IoU threshold) as JSON to this file"
+    )
+    evaluate.add_argument("--overwrite", action="store_true", help="replace an existing --json file (never an input)")
     evaluate.add_argument("--device", default="auto")
     evaluate.set_defaults(func=_evaluate)
