@@ -7,7 +7,7 @@ from pathlib import Path
 import napari
 import numpy as np
 from napari.qt.threading import thread_worker
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import (
     QFileDialog,
     QFormLayout,
@@ -22,10 +22,11 @@ from qtpy.QtWidgets import (
 
 from ..io.model_folder import ModelFolderError, read_model_config
 from ..io.outputs import check_output_files
+from ..metrics import InstanceScores, score_image
 from ..n2v import N2VModel
 from ..segmentation import SegmentationModel
 from ..segmentation.model import KIND as SEGMENTATION_KIND
-from .layer_choice import LayerList, images_of, show_result
+from .layer_choice import LayerCombo, LayerList, images_of, is_ground_truth, show_result
 from .controls import device_combo, scrolling_layout, spin_box
 from .writers import write_labels_tiff
 
@@ -41,12 +42,49 @@ def model_kind(folder: str | Path) -> str:
     return read_model_config(folder, kind=tuple(MODEL_LOADERS))["kind"]
 
 
-def _predict_frames(model, images: list[np.ndarray], tile_shape):
-    """Yield ``(image index, frame index, result)`` for every 2D frame, so the GUI can show progress."""
-    for i, image in enumerate(images):
+def _predict_frames(model, images: list[np.ndarray], tile_shape, truths: list[np.ndarray | None]):
+    """Yield ``(image index, frame index, result)`` for every 2D frame, so the GUI can show progress.
+
+    ``truths`` holds a ground-truth label array of the image's shape, or ``None``, per
+    image. Returns ``{image index: InstanceScores}`` of each image's labels against its
+    ground truth, scored here in the worker because matching thousands of objects takes
+    seconds.
+    """
+    scores = {}
+    for i, (image, truth) in enumerate(zip(images, truths)):
         frames = image if image.ndim == 3 else image[None]
+        predicted_frames = []
         for t, frame in enumerate(frames):
-            yield i, t, model.predict(frame, tile_shape=tile_shape)
+            predicted = model.predict(frame, tile_shape=tile_shape)
+            if truth is not None:
+                predicted_frames.append(predicted)
+            yield i, t, predicted
+        if truth is not None:
+            scores[i] = score_image(truth, np.stack(predicted_frames).reshape(image.shape))
+    return scores
+
+
+def ground_truth_for(truth_layer, layers: list, result_names: list[str]) -> tuple[list[np.ndarray | None], dict[int, str]]:
+    """The ground truth to score each layer's result against, and why a result is not scored.
+
+    Returns the ground-truth array for each of ``layers`` (``None`` when not scored) and
+    ``{layer index: reason}`` for a ground truth of another shape than the layer, or one
+    that is the layer the result will be written to (``result_names``).
+    """
+    if truth_layer is None:
+        return [None] * len(layers), {}
+    truth = np.asarray(truth_layer.data)
+    truths, refused = [], {}
+    for i, (layer, name) in enumerate(zip(layers, result_names)):
+        if truth_layer.name == name:
+            refused[i] = f"the ground truth {name!r} is the layer this result replaces; choose the layer with the true objects"
+        elif truth.shape != layer.data.shape:
+            refused[i] = (
+                f"the ground truth {truth_layer.name!r} has shape {truth.shape} but the result {tuple(layer.data.shape)}; "
+                f"choose the ground truth of {layer.name!r}"
+            )
+        truths.append(None if i in refused else truth)
+    return truths, refused
 
 
 class PredictWidget(QWidget):
@@ -57,10 +95,14 @@ class PredictWidget(QWidget):
     layers, each with the scale and translate of its source layer. Frames are predicted
     one by one in a worker thread (the progress bar counts them), by tiles of "Tile size"
     pixels (512 unless changed; 0 predicts whole frames), so that large images fit in
-    memory. "Export masks..." writes each result Labels layer as a TIFF label image: one
-    file for a single result, or one file per layer into a folder; existing files are
-    replaced only after the user confirms. "Stop" ends a running prediction after the
-    current frame and adds no partial result.
+    memory. With a "Ground truth" Labels layer chosen (one that came with the data as its
+    ground truth is offered first), each segmentation result of its shape is scored
+    against it (AP at IoU 0.5, AP over IoU 0.5-0.9, SEG; a stack frame by frame) and the
+    scores are shown below the progress bar and kept in :attr:`scores`; a result of another
+    shape is not scored and the message says why. "Export masks..." writes each result
+    Labels layer as a TIFF label image: one file for a single result, or one file per
+    layer into a folder; existing files are replaced only after the user confirms. "Stop"
+    ends a running prediction after the current frame and adds no partial result.
     """
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
@@ -68,6 +110,7 @@ class PredictWidget(QWidget):
         self.viewer = napari_viewer
         self.worker = None
         self.results: list[str] = []
+        self.scores: dict[str, InstanceScores] = {}
         self.folder_edit = QLineEdit()
         self.folder_edit.setPlaceholderText("model folder")
         self.folder_edit.editingFinished.connect(self._describe_folder)
@@ -75,6 +118,7 @@ class PredictWidget(QWidget):
         self.browse_button.clicked.connect(self._on_browse)
         self.kind_label = QLabel("")
         self.image_list = LayerList(napari_viewer)
+        self.truth_combo = LayerCombo(napari_viewer, napari.layers.Labels, optional=True, prefer=is_ground_truth)
         self.tile_spin = spin_box(DEFAULT_TILE, 0, 8192, 64)
         self.tile_spin.setSpecialValueText("whole image")
         self.device_combo = device_combo()
@@ -88,6 +132,8 @@ class PredictWidget(QWidget):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
+        self.scores_label = QLabel("")
+        self.scores_label.setWordWrap(True)
 
         folder_row = QHBoxLayout()
         folder_row.addWidget(self.folder_edit)
@@ -96,6 +142,7 @@ class PredictWidget(QWidget):
         form.addRow("Model", folder_row)
         form.addRow("", self.kind_label)
         form.addRow("Images", self.image_list)
+        form.addRow("Ground truth", self.truth_combo)
         form.addRow("Tile size (px)", self.tile_spin)
         form.addRow("Device", self.device_combo)
         layout = scrolling_layout(self)
@@ -105,6 +152,7 @@ class PredictWidget(QWidget):
         buttons.addWidget(self.stop_button)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
+        layout.addWidget(self.scores_label)
         layout.addWidget(self.export_button)
         layout.addStretch()
 
@@ -149,6 +197,13 @@ class PredictWidget(QWidget):
         tile_shape = (tile, tile) if tile else None
         outputs = [np.zeros(image.shape, np.int32 if kind == SEGMENTATION_KIND else np.float32) for image in images]
         names = [f"{layer.name} {RESULT_SUFFIX[kind]}" for layer in layers]
+        if kind == SEGMENTATION_KIND:
+            truths, refused = ground_truth_for(self.truth_combo.chosen(), layers, names)
+        else:
+            truths, refused = [None] * len(layers), {}
+        scores: dict[int, InstanceScores] = {}
+        self.scores = {}
+        self.scores_label.setText("")
         total = sum(image.shape[0] if image.ndim == 3 else 1 for image in images)
         self.progress.setRange(0, total)
         self.progress.setValue(0)
@@ -177,13 +232,26 @@ class PredictWidget(QWidget):
                 result = show_result(self.viewer, name, output, layer_type)
                 result.scale, result.translate = layer.scale, layer.translate
             self.results = names if kind == SEGMENTATION_KIND else []
+            self._show_scores({names[i]: s for i, s in scores.items()}, {names[i]: reason for i, reason in refused.items()})
 
-        self.worker = thread_worker(_predict_frames, start_thread=False, ignore_errors=True)(model, images, tile_shape)
+        self.worker = thread_worker(_predict_frames, start_thread=False, ignore_errors=True)(model, images, tile_shape, truths)
         self.worker.yielded.connect(on_frame)
+        self.worker.returned.connect(scores.update)
         self.worker.errored.connect(lambda err: show_error(f"Prediction failed: {err}"))
         self.worker.finished.connect(on_done)
         self.worker.aborted.connect(lambda: stopped.append(True))
         self.worker.start()
+
+    def _show_scores(self, scores: dict[str, InstanceScores], refused: dict[str, str]) -> None:
+        """Show each result's scores (and why a result was not scored) below the progress bar and as notifications."""
+        self.scores = scores
+        lines = [f"{name}: {s.summary()}" for name, s in scores.items()]
+        lines += [f"{name}: not scored: {reason}" for name, reason in refused.items()]
+        self.scores_label.setText("\n".join(lines))
+        if scores:
+            show_info("Scores against the ground truth: " + "; ".join(lines[: len(scores)]))
+        if refused:
+            show_warning("Not scored: " + "; ".join(refused.values()))
 
     def stop(self) -> None:
         """Stop the running prediction after the current frame (Stop button); no result layer is added.

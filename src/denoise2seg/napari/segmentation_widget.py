@@ -8,9 +8,10 @@ from pathlib import Path
 
 import napari
 import numpy as np
-from napari.utils.notifications import show_error
+from napari.utils.notifications import show_error, show_warning
 from qtpy.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
 
+from ..metrics import InstanceScores, score_image
 from ..segmentation import SCHEMES, SegmentationConfig, SegmentationModel, train_segmentation
 from ..segmentation.config import FINETUNE_SCHEMES
 from ..training import TrainingEvent
@@ -42,6 +43,26 @@ def annotations_of(labels_layer, images: list[np.ndarray]) -> list[np.ndarray]:
     return [labels.astype(np.int32, copy=False) for _ in images]
 
 
+def ground_truth_window(truth_layer, source, window_shape: tuple[int, int], offset: tuple[int, ...]) -> np.ndarray:
+    """The pixels of the Labels layer ``truth_layer`` under a segmented window of the image layer ``source``.
+
+    ``window_shape`` is the window's (rows, columns) and ``offset`` its origin in the
+    layer, ``(t, y0, x0)`` in a stack or ``(y0, x0)`` (see ``preview_crop``). Returns a
+    copy, so that painting on the layer while the window is scored changes nothing.
+    Raises ``ValueError`` naming both shapes when the ground truth is not of the image's
+    shape.
+    """
+    truth = np.asarray(truth_layer.data)
+    if truth.shape != source.data.shape:
+        raise ValueError(
+            f"the ground truth {truth_layer.name!r} has shape {truth.shape} but the segmented image {source.name!r} "
+            f"{tuple(source.data.shape)}; choose the ground truth of {source.name!r}"
+        )
+    frame = truth[offset[0]] if len(offset) == 3 else truth
+    (y0, x0), (rows, cols) = offset[-2:], window_shape
+    return frame[y0 : y0 + rows, x0 : x0 + cols].copy()
+
+
 class SegmentationWidget(QWidget):
     """Train a segmentation model on image layers from the objects painted in a Labels layer.
 
@@ -56,13 +77,18 @@ class SegmentationWidget(QWidget):
     training, the middle of the view (at most 512 x 512 pixels) of the frame under the
     slider of the first image is segmented into the ``segmentation`` layer, drawn on
     those pixels; Stop keeps the best model saved so far. When training ends, the saved
-    model (best weights, tuned thresholds) segments that region once more.
+    model (best weights, tuned thresholds) segments that region once more; with a "Ground
+    truth" Labels layer of the first image's shape chosen (one that came with the data as
+    its ground truth is offered first), that segmentation is scored against the ground
+    truth's pixels of the region (AP at IoU 0.5, AP over IoU 0.5-0.9, SEG), shown under
+    "Scores" and kept in :attr:`scores`.
     """
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
         super().__init__()
         self.viewer = napari_viewer
         self.model_folder: Path | None = None
+        self.scores: InstanceScores | None = None
         self._training_folder: Path | None = None
         # The region segmented live: its pixels, source layer and offset in that layer.
         self._preview: tuple = (None, None, ())
@@ -70,6 +96,12 @@ class SegmentationWidget(QWidget):
         self.labels_combo = LayerCombo(
             napari_viewer, napari.layers.Labels, optional=True, exclude=(SEGMENTATION_LAYER,), prefer=lambda layer: not is_ground_truth(layer)
         )
+        self.truth_combo = LayerCombo(
+            napari_viewer, napari.layers.Labels, optional=True, exclude=(SEGMENTATION_LAYER,), prefer=is_ground_truth,
+            distinct_from=self.labels_combo,
+        )
+        self.scores_label = QLabel("")
+        self.scores_label.setWordWrap(True)
         self.method_combo = QComboBox()
         self.method_combo.addItems(METHOD_NAMES)
         self.scheme_combo = QComboBox()
@@ -109,6 +141,7 @@ class SegmentationWidget(QWidget):
         rows = [
             ("Images", self.image_list),
             ("Annotations", self.labels_combo),
+            ("Ground truth", self.truth_combo),
             ("Method", self.method_combo),
             ("Scheme", self.scheme_combo),
             ("N2V model", n2v_row),
@@ -116,6 +149,7 @@ class SegmentationWidget(QWidget):
             ("Steps per epoch", self.steps_spin),
             ("Device", self.device_combo),
             ("Model folder", self.folder_label),
+            ("Scores", self.scores_label),
         ]
         dock_layout(self, rows, [self.advanced, self.panel])
 
@@ -184,6 +218,8 @@ class SegmentationWidget(QWidget):
         preview_every = self.preview_spin.value()
         self._training_folder = folder
         self.folder_label.setText(str(folder))
+        self.scores = None
+        self.scores_label.setText("")
         self.panel.run(
             lambda: train_segmentation(
                 images, labels, config, n2v_model=n2v, out_dir=folder, device=device, preview_image=preview, preview_every=preview_every
@@ -207,18 +243,39 @@ class SegmentationWidget(QWidget):
             return
         self.model_folder = self._training_folder
         self.folder_label.setText(str(self.model_folder))
+        preview, source, offset = self._preview
+        truth = None
+        truth_layer = self.truth_combo.chosen()
+        if truth_layer is not None:
+            try:
+                truth = ground_truth_window(truth_layer, source, preview.shape, offset)
+            except ValueError as err:
+                self.scores_label.setText(f"not scored: {err}")
+                show_warning(f"Segmentation not scored: {err}")
         # The live previews use the network's current weights with default thresholds; the
         # saved model is the best one with thresholds tuned on the annotations, so show that.
         start_worker(
             _segment_frame,
             self.model_folder,
-            self._preview[0],
+            preview,
             self.device_combo.currentText(),
-            on_returned=self._show_segmentation,
+            truth,
+            on_returned=self._show_final,
             title="Segmentation with the trained model",
             busy=self.panel.train_button,
         )
 
+    def _show_final(self, result: tuple[np.ndarray, InstanceScores | None]) -> None:
+        """Show the trained model's segmentation and, when it was scored, its scores."""
+        labels, scores = result
+        self._show_segmentation(labels)
+        if scores is not None:
+            self.scores = scores
+            rows, cols = labels.shape
+            self.scores_label.setText(f"{scores.summary()}, on the {rows} x {cols} px region segmented")
 
-def _segment_frame(folder: Path, frame: np.ndarray, device: str) -> np.ndarray:
-    return SegmentationModel.load(folder, device=device).predict(frame)
+
+def _segment_frame(folder: Path, frame: np.ndarray, device: str, truth: np.ndarray | None) -> tuple[np.ndarray, InstanceScores | None]:
+    """The saved model's labels of ``frame``, and their scores against ``truth`` (the same window) when given."""
+    labels = SegmentationModel.load(folder, device=device).predict(frame)
+    return labels, None if truth is None else score_image(truth, labels, name=SEGMENTATION_LAYER)
