@@ -1,6 +1,7 @@
 """``denoise2seg ladp`` on NIfTI files: pretrain, finetune from it, predict, evaluate."""
 
 import csv
+import json
 
 import nibabel as nib
 import numpy as np
@@ -50,5 +51,11 @@ def test_ladp_cli_round_trip(tmp_path, capsys):
     assert main(["ladp", "evaluate", str(ens_dir), str(tmp_path / "val.csv"), "--device", "cpu"]) == 0
     report = capsys.readouterr().out
     assert "Dice overall" in report and cases[2].name in report
+    scores = tmp_path / "scores.json"
+    scores.write_text("earlier scores")
+    evaluate = ["ladp", "evaluate", str(ens_dir), str(tmp_path / "val.csv"), "--device", "cpu", "--json", str(scores)]
+    assert main(evaluate) == 2 and scores.read_text() == "earlier scores"
+    assert main([*evaluate, "--overwrite"]) == 0
+    assert json.loads(scores.read_text())["summary"]["dice"] >= 0
     # A missing case list is a clear error, not a traceback.
     assert main(["ladp", "finetune", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "x")]) == 2

@@ -144,6 +144,10 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    if args.json is not None:
+        # Checked before any prediction, so a refused file costs no time.
+        inputs = [args.model, *([args.cases] if args.cases is not None else [])]
+        check_output_files([args.json], overwrite=args.overwrite, inputs=inputs)
     model = LesionEnsemble.load(args.model, device=args.device)
     cases = read_case_list(args.cases) if args.cases is not None else synthetic_lesion_cases(args.synthetic, 200)
     if not cases:
@@ -208,5 +212,6 @@ def register(subparsers) -> None:
     evaluate.add_argument("--synthetic", type=int, default=0, metavar="N", help="evaluate on N synthetic-lesion test cases")
     evaluate.add_argument("--tolerance", type=float, default=DEFAULT_NSD_TOLERANCE_MM, help="NSD tolerance in mm (default %(default)s)")
     evaluate.add_argument("--json", type=Path, default=None, help="also write the scores as JSON here")
+    evaluate.add_argument("--overwrite", action="store_true", help="replace an existing file at --json")
     evaluate.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu (default %(default)s)")
     evaluate.set_defaults(func=_evaluate)
