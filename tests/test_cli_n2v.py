@@ -15,7 +15,7 @@ TINY = ["--epochs", "1", "--steps", "2", "--batch-size", "4", "--patch-size", "1
 def noisy_tiffs(tmp_path):
     rng = np.random.default_rng(0)
     paths = []
-    for name, shape in [("a.tif", (40, 44)), ("b.tif", (2, 32, 36))]:
+    for name, shape in [("a.tif", (40, 44)), ("b.tif", (5, 32, 36))]:
         path = tmp_path / name
         tifffile.imwrite(path, rng.normal(100, 20, shape).astype(np.float32))
         paths.append(path)
@@ -66,8 +66,9 @@ def test_errors_are_reported_without_a_traceback(tmp_path, noisy_tiffs, capsys):
 
     volume = tmp_path / "volume.tif"
     tifffile.imwrite(volume, np.zeros((2, 2, 20, 20), dtype=np.float32))
-    assert main(["n2v", "train", str(volume), "--out", str(tmp_path / "m"), *TINY]) == 2
-    assert "must be 2D or 3D" in capsys.readouterr().err
+    assert main(["n2v", "train", str(volume), "--out", str(tmp_path / "m"), "--axes", "YX", *TINY]) == 2
+    err = capsys.readouterr().err
+    assert str(volume) in err and "(2, 2, 20, 20)" in err and "does not fit axes 'YX'" in err
 
 
 def test_ctrl_c_during_training_keeps_a_loadable_model(tmp_path, noisy_tiffs, monkeypatch, capsys):

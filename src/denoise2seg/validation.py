@@ -29,7 +29,7 @@ def check_image(image, *, ndim: int | tuple[int, ...], name: str = "image") -> n
     return array
 
 
-def _image_names(names: Sequence[str] | None, count: int) -> list[str]:
+def image_names(names: Sequence[str] | None, count: int) -> list[str]:
     """``names`` as a list of ``count`` names, or ``"image 0"``, ``"image 1"``, ... when not given."""
     if names is None:
         return [f"image {i}" for i in range(count)]
@@ -54,7 +54,7 @@ def check_images(
     images = list(images)
     if not images:
         raise ValueError("no images given: pass at least one image")
-    names = _image_names(names, len(images))
+    names = image_names(names, len(images))
     checked = []
     for image, name in zip(images, names):
         array = check_image(image, ndim=ndim, name=name)
@@ -95,7 +95,7 @@ def check_training_images(
     values, so a too-small image is reported as such even when it is also blank.
     """
     checked = check_images(images, ndim=ndim, min_shape=min_shape, names=names)
-    for array, name in zip(checked, _image_names(names, len(checked))):
+    for array, name in zip(checked, image_names(names, len(checked))):
         check_varies(array, name=name)
     return checked
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Sequence
 
-import tifffile
+import numpy as np
 
+from ..data.axes import check_axes, guess_axes, parse_axes_list
 from ..io.model_folder import saved_model_time
 from ..io.outputs import check_output_files, check_output_folder, unique_output_paths
-from ..io.tiff import read_tiffs
+from ..io.tiff import read_tiffs, write_tiff
 from ..n2v import N2VConfig, N2VModel, train_n2v
 from ..n2v.config import LR_SCHEDULES
-from ..validation import check_images, check_training_images
 from .progress import TrainingInterrupted, consume_with_progress, stop_report
 
 _DEFAULTS = N2VConfig()
@@ -60,15 +61,33 @@ def config_from_args(args: argparse.Namespace, ndim: int = 2) -> N2VConfig:
     )
 
 
+def file_axes(paths: Sequence[Path], images: Sequence[np.ndarray], given: str | None, *, spatial_ndim: int) -> list[str]:
+    """The checked axes of each file: ``given`` (one for all or one per file, comma-separated) or guessed.
+
+    A guess (:func:`denoise2seg.data.axes.guess_axes`) is printed with the file's shape, so
+    the user sees how the file is read; a file whose shape does not fit its axes raises
+    ``ValueError`` naming the file, its shape and the axes.
+    """
+    axes = parse_axes_list(given, len(paths)) if given is not None else [None] * len(paths)
+    checked = []
+    for path, image, chosen in zip(paths, images, axes):
+        if chosen is None:
+            try:
+                chosen = guess_axes(image.shape, spatial_ndim=spatial_ndim)
+            except ValueError as err:
+                raise ValueError(f"{path}: {err}") from err
+            print(f"{path}: shape {image.shape}, axes {chosen} (guessed; give --axes to choose others)")
+        checked.append(check_axes(chosen, image.shape, name=str(path), spatial_ndim=spatial_ndim))
+    return checked
+
+
 def _train(args: argparse.Namespace) -> int:
     check_output_folder(args.out, overwrite=args.overwrite, inputs=args.images)
     config = config_from_args(args, ndim=args.ndim)
-    images = check_training_images(
-        read_tiffs(args.images), ndim=(config.ndim, config.ndim + 1), min_shape=config.patch_shape,
-        names=[str(p) for p in args.images],
-    )
+    images = read_tiffs(args.images)
+    axes = file_axes(args.images, images, args.axes, spatial_ndim=config.ndim)
     saved_before = saved_model_time(args.out)
-    events = train_n2v(images, config, out_dir=args.out, device=args.device)
+    events = train_n2v(images, config, axes=axes, names=[str(p) for p in args.images], out_dir=args.out, device=args.device)
     try:
         last = consume_with_progress(events, description="N2V training")
     except TrainingInterrupted as stop:
@@ -84,13 +103,22 @@ def _predict(args: argparse.Namespace) -> int:
     check_output_files(targets, overwrite=args.overwrite, inputs=[args.model, *args.images])
     model = N2VModel.load(args.model, device=args.device)
     ndim = model.config.ndim
-    images = check_images(read_tiffs(args.images), ndim=(ndim, ndim + 1), names=[str(p) for p in args.images])
+    images = read_tiffs(args.images)
+    axes = file_axes(args.images, images, args.axes, spatial_ndim=ndim)
+    for path, image, image_axes in zip(args.images, images, axes):
+        model.check_input(image, image_axes, name=str(path))
     args.out.mkdir(parents=True, exist_ok=True)
     tile_shape = "auto" if args.tile is None else ((args.tile,) * ndim if args.tile else None)
-    for path, image, target in zip(args.images, images, targets):
-        tifffile.imwrite(target, model.predict(image, tile_shape=tile_shape))
+    for path, image, image_axes, target in zip(args.images, images, axes, targets):
+        write_tiff(target, model.predict(image, tile_shape=tile_shape, axes=image_axes, name=str(path)), axes=image_axes)
         print(f"{path} -> {target}")
     return 0
+
+
+AXES_HELP = (
+    "axes of the images, letters S, T, C, Z, Y, X: e.g. YX, CYX (channels), TYX (frames), ZYX, YXC (RGB), TCYX; "
+    "one for all images or one per image, comma-separated (default: guessed per file from its shape and printed)"
+)
 
 
 def register(subparsers) -> None:
@@ -102,7 +130,10 @@ def register(subparsers) -> None:
         help="train a Noise2Void model on noisy TIFF images",
         description="Train Noise2Void (Krull et al. 2019) on all given noisy images; defaults are the VoidSeg paper's.",
     )
-    train.add_argument("images", nargs="+", type=Path, metavar="IMAGES", help="noisy TIFF images (2D, 3D, or stacks)")
+    train.add_argument(
+        "images", nargs="+", type=Path, metavar="IMAGES",
+        help="noisy TIFF images (2D, 3D, stacks, several channels; see --axes); channels are denoised together",
+    )
     train.add_argument(
         "--out", type=Path, required=True, metavar="MODEL_DIR",
         help="model folder to write; it must not exist yet or be empty, unless --overwrite is given",
@@ -113,8 +144,9 @@ def register(subparsers) -> None:
     )
     train.add_argument(
         "--ndim", type=int, choices=(2, 3), default=2,
-        help="spatial axes of one sample; an image with one more axis is a stack (default %(default)s)",
+        help="spatial axes of one sample: 2 (Y, X; Z is then a stack of slices) or 3 (Z, Y, X) (default %(default)s)",
     )
+    train.add_argument("--axes", default=None, help=AXES_HELP)
     add_training_options(train)
     train.set_defaults(func=_train)
 
@@ -129,6 +161,7 @@ def register(subparsers) -> None:
     predict.add_argument(
         "--overwrite", action="store_true", help="replace existing result files (never an input image or the model)"
     )
+    predict.add_argument("--axes", default=None, help=AXES_HELP + "; results are written in the same axes")
     predict.add_argument(
         "--tile", type=int, default=None, help="tile edge in pixels (default: 512 in 2D, 64 in 3D; 0: the whole image at once)"
     )

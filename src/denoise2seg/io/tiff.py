@@ -1,4 +1,4 @@
-"""Reading TIFF images given by a user, with errors that name the file."""
+"""Reading TIFF images given by a user, with errors that name the file, and writing results in their axes."""
 
 from __future__ import annotations
 
@@ -35,3 +35,14 @@ def read_tiff(path: str | Path) -> np.ndarray:
 def read_tiffs(paths: Iterable[str | Path]) -> list[np.ndarray]:
     """Read several TIFF files in order (see :func:`read_tiff`)."""
     return [read_tiff(path) for path in paths]
+
+
+def write_tiff(path: str | Path, image: np.ndarray, *, axes: str) -> None:
+    """Write ``image``, whose axes are ``axes`` (``"CYX"``, ``"YXC"``...), so that :func:`read_tiff` reads the same shape back.
+
+    Channels last with 3 or 4 values are stored as RGB(A) samples, every other layout as
+    grey pages (stated, rather than left to tifffile's guess from the shape); the axes
+    are recorded in the file's shape metadata.
+    """
+    rgb = axes.endswith("C") and image.shape[-1] in (3, 4)
+    tifffile.imwrite(path, image, photometric="rgb" if rgb else "minisblack", metadata={"axes": axes})

@@ -28,8 +28,10 @@ class N2VConfig(ConfigRecord):
     all training images: N2V's, CAREamics' and VoidSeg's reference code's, and it trains
     several times faster than percentiles, see docs/n2v.md) or ``"percentile"`` (1 / 99.8
     mapped to 0 / 1, csbdeep's; ``percentile_low`` / ``percentile_high``).
-    ``ndim`` is the number of spatial axes of one sample (2 or 3); a 3D array given for
-    a 2D model is a stack of 2D frames (time or z).
+    ``ndim`` is the number of spatial axes of one sample (2 or 3); without axes a 3D array
+    given for a 2D model is a stack of 2D frames (time or z). The number of channels is
+    not a setting: it is that of the training images (``train_n2v(..., axes=...)``),
+    passed to :meth:`unet_spec` and recorded in the network of the model folder.
 
     ``n2v2`` trains N2V2 instead (Hoeck et al. 2022, "N2V2 - Fixing Noise2Void
     checkerboard artifacts with modified sampling strategies and a tweaked network

@@ -8,6 +8,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from ..data.axes import channel_count, check_axes, default_axes, from_samples, to_samples
 from ..data.normalization import Normalizer, normalizer_from_dict
 from ..io.model_folder import ModelFolderError, load_into, read_model_config, save_model_folder
 from ..nets import UNet, UNetSpec
@@ -20,15 +21,25 @@ from .config import N2VConfig
 class N2VModel:
     """A Noise2Void network with its normalisation.
 
-    ``predict`` takes an image in the units of the training data: a single 2D (or 3D)
-    sample, or a stack of them (one more leading axis), and returns the denoised image
-    in the same units, shape and float32.
+    ``predict`` takes an image in the units of the training data, with its axes (a single
+    2D or 3D sample, or a stack of them, by default), and returns the denoised image in
+    the same units, axes, shape and float32. The network has :attr:`channels` input and
+    output channels, one per channel of the training images.
     """
 
     def __init__(self, net: UNet, config: N2VConfig, normalizer: Normalizer) -> None:
+        if normalizer.channels not in (1, net.spec.in_channels):
+            raise ValueError(
+                f"the normalisation holds {normalizer.channels} channels but the network has {net.spec.in_channels}"
+            )
         self.net = net
         self.config = config
         self.normalizer = normalizer
+
+    @property
+    def channels(self) -> int:
+        """Channels the network denoises together (those of the training images; 1 for a single-channel model)."""
+        return self.net.spec.in_channels
 
     @property
     def device(self) -> torch.device:
@@ -42,11 +53,12 @@ class N2VModel:
             net = UNet(UNetSpec.from_dict(record["network"]))
             config = N2VConfig.from_dict(record["config"])
             normalizer = normalizer_from_dict(record["normalization"])
+            model = cls(net, config, normalizer)
         except (KeyError, TypeError, ValueError) as err:
             raise ModelFolderError(f"the config.json of {folder} is incomplete or invalid ({type(err).__name__}: {err})") from err
         load_into(net, folder, which)
         net.to(choose_device(device)).eval()
-        return cls(net, config, normalizer)
+        return model
 
     def model_record(self) -> dict:
         """The JSON description written as ``config.json`` of the model folder."""
@@ -61,33 +73,67 @@ class N2VModel:
         """Write the model folder (config and weights) that :meth:`load` reads back."""
         return save_model_folder(folder, self.model_record(), self.net.state_dict())
 
-    def predict(self, image: np.ndarray, tile_shape: tuple[int, ...] | Literal["auto"] | None = "auto") -> np.ndarray:
-        """Denoise ``image`` (``ndim`` or ``ndim + 1`` axes) by tiles of ``tile_shape`` pixels.
+    def check_input(self, image, axes: str | None = None, *, name: str = "image") -> tuple[np.ndarray, str]:
+        """``image`` as float32 with its checked axes, for :meth:`predict`.
 
-        ``"auto"`` tiles by :func:`denoise2seg.prediction.default_tile_shape`, ``None``
-        predicts each frame whole. Tiles are normalised and mapped back to input units one
-        at a time and written into the float32 result, so memory is the input and the
-        result plus one tile, whatever the image size.
+        ``axes`` (see :mod:`denoise2seg.data.axes`) default to ``ndim`` spatial axes or a
+        stack of such (one more leading axis), with the channel axis before the spatial
+        ones for a multi-channel model (``CYX``, ``TCYX``). Raises ``ValueError`` naming
+        ``name`` (a file, a layer) when the axes do not fit the image, its values are not
+        finite, or it has another number of channels than the model.
         """
         ndim = self.config.ndim
-        image = check_image(image, ndim=(ndim, ndim + 1))
-        denoised = np.empty(image.shape, dtype=np.float32)
-        frames, outputs = (image, denoised) if image.ndim == ndim + 1 else (image[None], denoised[None])
+        if axes is None:
+            image = check_image(image, ndim=(ndim, ndim + 1) if self.channels == 1 else (ndim, ndim + 1, ndim + 2), name=name)
+            axes = default_axes(image.ndim, spatial_ndim=ndim, channels=self.channels)
+        else:
+            axes = check_axes(axes, np.shape(image), name=name, spatial_ndim=ndim)
+            image = check_image(image, ndim=len(axes), name=name)
+        channels = channel_count(image.shape, axes)
+        if channels != self.channels:
+            raise ValueError(
+                f"{name} of shape {image.shape} with axes {axes!r} has {channels} channel{'s' * (channels != 1)} "
+                f"but the model was trained on {self.channels}; give an image with {self.channels} "
+                f"channel{'s' * (self.channels != 1)} (its channel axis named C in the axes), or use a model trained on "
+                f"{channels}-channel images"
+            )
+        return image, axes
+
+    def predict(
+        self,
+        image: np.ndarray,
+        tile_shape: tuple[int, ...] | Literal["auto"] | None = "auto",
+        *,
+        axes: str | None = None,
+        name: str = "image",
+    ) -> np.ndarray:
+        """Denoise ``image`` with ``axes`` by tiles of ``tile_shape`` pixels; float32, same axes and shape.
+
+        ``axes`` and ``name`` are those of :meth:`check_input`. ``"auto"`` tiles by
+        :func:`denoise2seg.prediction.default_tile_shape`, ``None`` predicts each sample
+        whole. Tiles are normalised and mapped back to input units one at a time and
+        written into the float32 result, so memory is the input and the result plus one
+        tile, whatever the image size.
+        """
+        ndim = self.config.ndim
+        image, axes = self.check_input(image, axes, name=name)
+        samples = to_samples(image, axes, spatial_ndim=ndim)
+        denoised = np.empty(samples.shape, dtype=np.float32)
         was_training = self.net.training
         self.net.eval()
         try:
-            for frame, output in zip(frames, outputs):
+            for sample, output in zip(samples, denoised):
                 predict_tiled(
                     self.net,
-                    frame[None],
+                    sample,
                     divisor=self.net.spec.divisor,
                     halo=self.net.spec.receptive_radius,
                     tile_shape=tile_shape,
                     device=self.device,
                     transform_input=self.normalizer.normalize,
                     transform_output=self.normalizer.denormalize,
-                    out=output[None],
+                    out=output,
                 )
         finally:
             self.net.train(was_training)
-        return denoised
+        return np.ascontiguousarray(from_samples(denoised, axes, image.shape, spatial_ndim=ndim))

@@ -16,7 +16,7 @@ from .model import N2VModel
 
 
 class N2VTask(TrainingTask):
-    """Trains ``net`` with the N2V loss on patches of normalised ``(C, *spatial)`` images."""
+    """Trains ``net`` with the N2V loss on patches of normalised ``(C, *spatial)`` images; blind spots hit all channels of a pixel."""
 
     def __init__(
         self,
@@ -74,12 +74,13 @@ class N2VTask(TrainingTask):
 
 
 class N2VPreview:
-    """Predicts one preview image with the current network (for live display)."""
+    """Predicts one preview image with ``axes`` (the model's default when ``None``) with the current network (for live display)."""
 
-    def __init__(self, image: np.ndarray, config: N2VConfig, normalizer: Normalizer) -> None:
+    def __init__(self, image: np.ndarray, config: N2VConfig, normalizer: Normalizer, axes: str | None = None) -> None:
         self.image = image
         self.config = config
         self.normalizer = normalizer
+        self.axes = axes
 
     def __call__(self, net: UNet) -> np.ndarray:
-        return N2VModel(net, self.config, self.normalizer).predict(self.image)
+        return N2VModel(net, self.config, self.normalizer).predict(self.image, axes=self.axes, name="preview image")
