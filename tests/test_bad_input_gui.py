@@ -80,11 +80,11 @@ CASES = [
         ("layer 'blank' is constant (every pixel is 0)",),
     ),
     Case(
-        "N2V on a 4D layer",
+        "N2V on a 4D layer with axes of a 3D one",
         N2V,
-        lambda viewer, widget, tmp_path: viewer.add_image(noise((2, 3, 32, 32)), name="4d"),
+        lambda viewer, widget, tmp_path: (viewer.add_image(noise((2, 3, 32, 32)), name="4d"), widget.axes_edit.setText("TYX")),
         lambda widget: widget.panel.train_button,
-        ("'4d' has shape (2, 3, 32, 32)",),
+        ("'4d' of shape (2, 3, 32, 32) does not fit axes 'TYX'", "choose the axes of its shape, e.g. 'TCYX'"),
     ),
     Case(
         "segmentation with an empty Labels layer",

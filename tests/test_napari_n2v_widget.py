@@ -65,9 +65,10 @@ def test_wrong_layer_shows_an_error_and_changes_nothing(make_napari_viewer, open
     viewer.add_image(np.zeros((2, 3, 64, 64), np.float32), name="4d")
     widget = open_widget(viewer, N2V)
     widget.image_list.select("4d")
+    widget.axes_edit.setText("TYX")
     widget.panel.train_button.click()
 
-    assert any("4d" in m and "expected a 2D image" in m for m in error_messages())
+    assert any("'4d' of shape (2, 3, 64, 64) does not fit axes 'TYX'" in m for m in error_messages())
     assert not widget.panel.running and widget.panel.train_button.isEnabled()
     assert [layer.name for layer in viewer.layers] == ["4d"] and widget.model_folder is None
 
@@ -79,6 +80,8 @@ def test_preview_lies_on_its_frame_and_pixels(make_napari_viewer, open_widget, q
     stack = viewer.add_image(np.stack([noisy, noisy[::-1], noisy[:, ::-1]]), name="stack", scale=(2.0, 0.5, 0.5), translate=(0, 10, 20))
     viewer.dims.set_point(0, 2.0)  # frame 1 of the stack (world coordinate 2)
     widget = open_widget(viewer, N2V)
+    assert widget.axes_edit.text() == "CYX"  # three frames look like three channels: the user says they are frames
+    widget.axes_edit.setText("TYX")
     set_tiny(widget, epochs=1, steps=5)
     widget.panel.train_button.click()
     qtbot.waitUntil(lambda: not widget.panel.running, timeout=60_000)

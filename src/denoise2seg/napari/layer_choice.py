@@ -9,6 +9,7 @@ import numpy as np
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QAbstractItemView, QComboBox, QListWidget, QListWidgetItem
 
+from ..data.axes import check_axes, guess_axes
 from ..validation import check_varies
 
 NO_LAYER = "(none)"
@@ -144,20 +145,44 @@ class LayerCombo(QComboBox):
         return self.viewer.layers[name] if name and name != NO_LAYER and name in self.viewer.layers else None
 
 
-def images_of(layers: list, *, what: str = "image", for_training: bool = False) -> list[np.ndarray]:
-    """Float32 arrays of 2D image layers or stacks of 2D frames ``(T, Y, X)``; ``ValueError`` otherwise.
+def layer_axes_guess(layer) -> str:
+    """The axes guessed for ``layer`` from its shape (:func:`denoise2seg.data.axes.guess_axes`); ``YXC`` and the like for an RGB layer."""
+    return guess_axes(np.shape(layer.data), rgb=bool(getattr(layer, "rgb", False)))
 
-    RGB layers and layers with more than 3 axes are refused with a message naming the
-    layer; ``for_training`` also refuses a constant layer (nothing to learn from).
+
+def _check_layer_axes(layer, axes: str) -> None:
+    """Check ``axes`` against ``layer``'s shape (``ValueError`` naming the layer); an RGB layer's colours must be ``C``, last."""
+    name = f"layer {layer.name!r}"
+    axes = check_axes(axes, np.shape(layer.data), name=name)
+    if getattr(layer, "rgb", False) and not axes.endswith("C"):
+        raise ValueError(
+            f"{name} of shape {np.shape(layer.data)} is RGB, so its last axis holds the colours: choose axes ending in C, "
+            f"e.g. {layer_axes_guess(layer)!r}"
+        )
+
+
+def images_of(
+    layers: list, *, what: str = "image", for_training: bool = False, axes: list[str] | None = None
+) -> list[np.ndarray]:
+    """Float32 arrays of image layers; ``ValueError`` naming the layer for one that does not fit.
+
+    Without ``axes``: 2D image layers or stacks of 2D frames ``(T, Y, X)``; RGB layers and
+    layers with more than 3 axes are refused. With ``axes`` (one string per layer, see
+    :mod:`denoise2seg.data.axes`) each layer must fit its axes, an RGB layer with ``C``
+    last. ``for_training`` also refuses a constant layer (nothing to learn from).
     """
     if not layers:
         raise ValueError(f"choose at least one {what} layer")
+    if axes is not None and len(axes) != len(layers):
+        raise ValueError(f"got {len(axes)} axes for {len(layers)} layers; give one axes string for all of them or one per layer")
     arrays = []
-    for layer in layers:
-        if getattr(layer, "rgb", False):
+    for i, layer in enumerate(layers):
+        if axes is not None:
+            _check_layer_axes(layer, axes[i])
+        elif getattr(layer, "rgb", False):
             raise ValueError(f"layer {layer.name!r} is RGB; convert it to a single-channel image first")
         data = np.asarray(layer.data)
-        if data.ndim not in (2, 3):
+        if axes is None and data.ndim not in (2, 3):
             raise ValueError(
                 f"layer {layer.name!r} has shape {data.shape}: expected a 2D image (Y, X) or a stack of 2D frames (T, Y, X)"
             )
@@ -206,6 +231,33 @@ def preview_crop(viewer: napari.Viewer, layer, image: np.ndarray) -> tuple[np.nd
     return frame[rows, cols], ((frame_at, *origin) if image.ndim == 3 else origin)
 
 
+def preview_window(viewer: napari.Viewer, layer, image: np.ndarray, axes: str) -> tuple[np.ndarray, tuple[int, ...]]:
+    """The part of ``image`` (the data of ``layer``, with checked ``axes``) a live preview predicts, and where it lies.
+
+    Sample axes (``S``, ``T``, ``Z``) are cut to the index under the viewer's sliders, ``Y``
+    and ``X`` to the middle of the view (:func:`visible_window`), channels are kept whole.
+    Returns the crop, in ``axes`` with length 1 on the sample axes, and its pixel offset
+    along each axis of ``layer`` (for :func:`show_result`'s ``offset``; an RGB layer's
+    colour axis is not one of them).
+    """
+    point = layer.world_to_data(viewer.dims.point[-layer.ndim :])
+    rows, cols = visible_window(viewer, layer, (image.shape[axes.index("Y")], image.shape[axes.index("X")]))
+    window, offset = [], []
+    for i, letter in enumerate(axes):
+        if letter == "C":
+            window.append(slice(None))
+            offset.append(0)
+        elif letter in "YX":
+            cut = rows if letter == "Y" else cols
+            window.append(cut)
+            offset.append(cut.start)
+        else:
+            index = int(np.clip(np.round(point[i]), 0, image.shape[i] - 1))
+            window.append(slice(index, index + 1))
+            offset.append(index)
+    return image[tuple(window)], tuple(offset[: layer.ndim])
+
+
 def placement(source, ndim: int, offset: tuple[int, ...] = ()) -> dict:
     """``scale``, ``translate`` (and the scanner ``affine`` metadata) for a result of ``ndim`` axes drawn on ``source``.
 
@@ -239,10 +291,12 @@ def show_result(
     With ``source`` (the layer the result was computed from) the result is drawn on it:
     same scale and translate, moved by ``offset`` pixels (see :func:`placement`). A 2D
     result of one frame of a stack is given as ``data[None]`` with the frame index as the
-    first ``offset``, so that it shows on that frame only.
+    first ``offset``, so that it shows on that frame only. With ``rgb=True`` the last axis
+    of ``data`` holds colours.
     """
     if source is not None:
-        kwargs = {**placement(source, data.ndim, offset), **kwargs}
+        # An RGB layer's colour axis is not one of the layer's axes.
+        kwargs = {**placement(source, data.ndim - bool(kwargs.get("rgb")), offset), **kwargs}
     wanted = napari.layers.Labels if layer_type == "labels" else napari.layers.Image
     if name in viewer.layers:
         layer = viewer.layers[name]

@@ -10,14 +10,15 @@ from pathlib import Path
 
 import napari
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtWidgets import QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
+from qtpy.QtWidgets import QCheckBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
 
+from ..data.axes import parse_axes_list
 from ..io.model_folder import ModelFolderError
 from ..n2v import N2VConfig, N2VModel, train_n2v
 from ..training import TrainingEvent
 from .background import start_worker
 from .controls import Collapsible, device_combo, dock_layout, spin_box
-from .layer_choice import LayerList, images_of, preview_crop, show_preview
+from .layer_choice import LayerList, images_of, layer_axes_guess, preview_window, show_result
 from .training_panel import TrainingPanel
 
 DENOISED_LAYER = "denoised"
@@ -33,15 +34,22 @@ def current_n2v_folder(viewer: napari.Viewer) -> Path | None:
 
 
 class N2VWidget(QWidget):
-    """Train a Noise2Void denoiser on one or several image layers (2D images or stacks of 2D frames).
+    """Train a 2D Noise2Void denoiser on one or several image layers, with their axes.
 
-    The settings start at the paper defaults (:class:`~denoise2seg.n2v.N2VConfig`);
-    lower epochs/steps for a quick run on a CPU. Training writes the model folder shown
-    in "Model folder" (a new folder when empty); "Save as..." copies it elsewhere,
-    "Load..." picks an existing one and denoises the chosen layer with it. While
-    training, the middle of the view (at most 512 x 512 pixels) of the frame under the
-    slider of the first chosen layer is denoised every "Preview every" steps into the
-    ``denoised`` layer, drawn on those pixels.
+    "Axes" shows the axes guessed for the chosen layers whenever the choice changes
+    (:func:`~denoise2seg.data.axes.guess_axes`: ``CYX`` for a short first axis, ``TYX``
+    for a long one, ``YXC`` for an RGB layer...; one string for all layers, or one per
+    layer in the order of the list, separated by commas) and may be edited: ``C`` is
+    denoised as network channels, ``S``, ``T`` and ``Z`` as separate 2D samples. The
+    settings start at the paper defaults (:class:`~denoise2seg.n2v.N2VConfig`); lower
+    epochs/steps for a quick run on a CPU. Training writes the model folder shown in
+    "Model folder" (a new folder when empty); "Save as..." copies it elsewhere, "Load..."
+    picks an existing one and denoises the chosen layer with it. While training, the
+    middle of the view (at most 512 x 512 pixels) of the frame under the sliders of the
+    first chosen layer in the list, all its channels, is denoised every "Preview every"
+    steps into the ``denoised`` layer, drawn on those pixels: a layer with the input's
+    axes (the input's shape for an image that fits the window), one frame long on the
+    sample axes.
     """
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
@@ -52,6 +60,12 @@ class N2VWidget(QWidget):
         # The layer and pixel offset of the running preview, to draw it on its source pixels.
         self._preview_at: tuple = (None, ())
         self.image_list = LayerList(napari_viewer, exclude=(DENOISED_LAYER,))
+        self.axes_edit = QLineEdit()
+        self.axes_edit.setToolTip(
+            "axes of the chosen layers, letters S, T, C, Z, Y, X: e.g. YX, CYX (channels), TYX (frames), ZYX, YXC (RGB), "
+            "TCYX; one for all layers, or one per layer in the order of the list, separated by commas"
+        )
+        self._axes_guessed_for: tuple[str, ...] | None = None
         self.patch_spin = spin_box(_DEFAULTS["patch_size"] or 64, 16, 512, 8)
         self.epochs_spin = spin_box(_DEFAULTS["epochs"], 1, 10_000)
         self.steps_spin = spin_box(_DEFAULTS["steps_per_epoch"], 1, 100_000)
@@ -87,12 +101,41 @@ class N2VWidget(QWidget):
         folder_buttons.addWidget(self.load_button)
         rows = [
             ("Images", self.image_list),
+            ("Axes", self.axes_edit),
             ("Epochs", self.epochs_spin),
             ("Steps per epoch", self.steps_spin),
             ("Device", self.device_combo),
             ("Model folder", self.folder_label),
         ]
         dock_layout(self, rows, [self.advanced, folder_buttons, self.panel])
+        self.image_list.itemSelectionChanged.connect(self._show_axes_guess)
+        for emitter in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
+            emitter.connect(self._show_axes_guess)
+        self._show_axes_guess()
+
+    def chosen_layers(self) -> list:
+        """The chosen image layers in the order of the list (the order of per-layer axes in "Axes")."""
+        order = [layer.name for layer in self.viewer.layers]
+        return sorted(self.image_list.chosen(), key=lambda layer: order.index(layer.name))
+
+    def _show_axes_guess(self, *_args) -> None:
+        """Show the axes guessed for the chosen layers, when the choice differs from that of the last guess."""
+        layers = self.chosen_layers()
+        names = tuple(layer.name for layer in layers)
+        if names == self._axes_guessed_for:
+            return
+        self._axes_guessed_for = names
+        guesses = []
+        for layer in layers:
+            try:
+                guesses.append(layer_axes_guess(layer))
+            except ValueError:
+                guesses.append("?")
+        self.axes_edit.setText(", ".join(guesses) if len(set(guesses)) > 1 else "".join(guesses[:1]))
+
+    def chosen_axes(self, count: int) -> list[str]:
+        """The axes in "Axes" for ``count`` chosen layers (one string for all, or one per layer; none for no layer)."""
+        return parse_axes_list(self.axes_edit.text(), count) if count else []
 
     def config(self) -> N2VConfig:
         """The :class:`N2VConfig` of the current settings (2D frames)."""
@@ -110,21 +153,26 @@ class N2VWidget(QWidget):
     def train(self) -> None:
         """Check the chosen layers and settings, then train in a worker thread (Train button)."""
         try:
-            layers = self.image_list.chosen()
-            images = images_of(layers, for_training=True)
+            layers = self.chosen_layers()
+            axes = self.chosen_axes(len(layers))
+            images = images_of(layers, for_training=True, axes=axes)
             config = self.config()
         except ValueError as err:
             show_error(f"N2V: {err}")
             return
         folder = Path(tempfile.mkdtemp(prefix="n2v-model-"))
-        preview, offset = preview_crop(self.viewer, layers[0], images[0])
+        preview, offset = preview_window(self.viewer, layers[0], images[0], axes[0])
         self._preview_at = (layers[0], offset)
         device = self.device_combo.currentText()
         preview_every = self.preview_spin.value()
+        names = [f"layer {layer.name!r}" for layer in layers]
         self._training_folder = folder
         self.folder_label.setText(str(folder))
         self.panel.run(
-            lambda: train_n2v(images, config, out_dir=folder, device=device, preview_image=preview, preview_every=preview_every),
+            lambda: train_n2v(
+                images, config, axes=axes, names=names, out_dir=folder, device=device,
+                preview_image=preview, preview_axes=axes[0], preview_every=preview_every,
+            ),
             on_event=self._on_event,
             on_finished=self._on_finished,
             disable=[self.image_list, self.save_button, self.load_button],
@@ -137,7 +185,9 @@ class N2VWidget(QWidget):
             self._set_model_folder(self._training_folder)
 
     def _show_denoised(self, denoised) -> None:
-        show_preview(self.viewer, DENOISED_LAYER, denoised, *self._preview_at, colormap="gray")
+        source, offset = self._preview_at
+        display = {"rgb": True} if getattr(source, "rgb", False) else {"colormap": "gray"}
+        show_result(self.viewer, DENOISED_LAYER, denoised, source=source, offset=offset, **display)
 
     def _on_finished(self) -> None:
         if self._training_folder is not None and (self._training_folder / "config.json").is_file():
@@ -160,15 +210,27 @@ class N2VWidget(QWidget):
         return destination
 
     def load_model(self, folder: str | Path) -> None:
-        """Use the N2V model folder ``folder`` and denoise the middle of the view of the chosen layer into ``denoised``."""
+        """Use the N2V model folder ``folder`` and denoise the middle of the view of the chosen layer into ``denoised``.
+
+        The layer is read with the axes in "Axes"; ``ValueError`` when they do not fit it or
+        it has another number of channels than the model.
+        """
         model = N2VModel.load(folder, device=self.device_combo.currentText())
         self._set_model_folder(Path(folder))
-        layers = self.image_list.chosen()
+        layers = self.chosen_layers()
         if not layers:
             return
-        crop, offset = preview_crop(self.viewer, layers[0], images_of(layers[:1])[0])
+        axes = self.chosen_axes(len(layers))[0]
+        name = f"layer {layers[0].name!r}"
+        image, axes = model.check_input(images_of(layers[:1], axes=[axes])[0], axes, name=name)
+        crop, offset = preview_window(self.viewer, layers[0], image, axes)
         self._preview_at = (layers[0], offset)
-        start_worker(model.predict, crop, on_returned=self._show_denoised, title="N2V denoising", busy=self.load_button)
+        start_worker(
+            lambda: model.predict(crop, axes=axes, name=name),
+            on_returned=self._show_denoised,
+            title="N2V denoising",
+            busy=self.load_button,
+        )
 
     def _on_save(self) -> None:
         destination = QFileDialog.getExistingDirectory(self, "Save the N2V model folder into (an empty folder)")
