@@ -246,3 +246,15 @@ def test_bad_inputs_raise_clear_errors(tmp_path, data, n2v_folder):
         next(train_segmentation(images, labels, wide, n2v_model=n2v_folder, device="cpu"))
     with pytest.raises(ValueError, match="smaller than the patch"):
         next(train_segmentation(images, labels, SegmentationConfig(**{**TINY, "patch_size": 128}), device="cpu"))
+
+
+def test_a_blank_frame_gets_no_objects_whatever_the_network_outputs(monkeypatch, tmp_path, data):
+    images, labels = data
+    list(train_segmentation(images, labels, SegmentationConfig(method="unet", **TINY), out_dir=tmp_path / "m", device="cpu"))
+    model = SegmentationModel.load(tmp_path / "m", device="cpu")
+    everything_foreground = np.zeros((4, 64, 64), np.float32)
+    everything_foreground[FOREGROUND] = 1
+    monkeypatch.setattr(model, "raw_output", lambda *args, **kwargs: everything_foreground)
+    assert model.predict(images[0]).max() > 0, "the stubbed network should make objects of a real frame"
+    stack = model.predict(np.stack([images[0], np.zeros((64, 64), np.float32)]))
+    assert stack[0].max() > 0 and not stack[1].any()

@@ -147,8 +147,14 @@ class SegmentationModel:
         return self.raw_output(self.network_input(image, tile_shape), tile_shape)
 
     def predict(self, image: np.ndarray, tile_shape: tuple[int, int] | str | None = "auto") -> np.ndarray:
-        """Instance labels (int32, 0 = background) of a 2D image or of each frame of a ``(T, Y, X)`` stack."""
+        """Instance labels (int32, 0 = background) of a 2D image or of each frame of a ``(T, Y, X)`` stack.
+
+        A constant frame (a blank field or slice, all zeros say) holds no objects and gets
+        none, whatever the network would make of a uniform input.
+        """
         image = check_image(image, ndim=(2, 3))
         if image.ndim == 3:
             return np.stack([self.predict(frame, tile_shape) for frame in image])
+        if image.min() == image.max():
+            return np.zeros(image.shape, np.int32)
         return self.instances(self.predict_probabilities(image, tile_shape))
