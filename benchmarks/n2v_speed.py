@@ -33,15 +33,17 @@ def _synchronize(device: torch.device) -> None:
 def training_throughput(config: N2VConfig, device: torch.device, warmup: int) -> float:
     """Patches per second over the steps after ``warmup``, on a 1024x1024 noise image."""
     image = np.random.default_rng(0).normal(100, 20, (1024, 1024)).astype(np.float32)
-    start = None
+    start = end = None
     for event in train_n2v(image, config, device=device):
         if event.kind != "step":
             continue
         if event.step == warmup:
             _synchronize(device)
             start = time.perf_counter()
-    # The step event's loss.item() has already synchronised; validation is not counted.
-    elapsed = time.perf_counter() - start if start is not None else float("nan")
+        # The step event's loss.item() has already synchronised; the validation after
+        # the last step is not counted.
+        end = time.perf_counter()
+    elapsed = end - start if start is not None else float("nan")
     measured = config.steps_per_epoch - warmup
     return measured * config.batch_size / elapsed
 
