@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -15,7 +14,7 @@ from ..io.outputs import check_output_files, check_output_folder, unique_output_
 from ..io.tiff import read_tiffs, write_tiff
 from ..n2v import N2VConfig, N2VModel, train_n2v
 from ..n2v.config import LR_SCHEDULES
-from .progress import TrainingInterrupted, consume_with_progress, stop_report
+from .progress import train_into
 
 _DEFAULTS = N2VConfig()
 
@@ -88,14 +87,7 @@ def _train(args: argparse.Namespace) -> int:
     axes = file_axes(args.images, images, args.axes, spatial_ndim=config.ndim)
     saved_before = saved_model_time(args.out)
     events = train_n2v(images, config, axes=axes, names=[str(p) for p in args.images], out_dir=args.out, device=args.device)
-    try:
-        last = consume_with_progress(events, description="N2V training")
-    except TrainingInterrupted as stop:
-        print(stop_report(stop.last, args.out, saved_before), file=sys.stderr)
-        return 130
-    best = f"{last.val_loss:.5g}" if last is not None and last.val_loss is not None else "n/a"
-    print(f"model written to {args.out} (best validation loss {best})")
-    return 0
+    return train_into(events, args.out, "N2V training", saved_before)
 
 
 def _predict(args: argparse.Namespace) -> int:
