@@ -49,3 +49,27 @@ def test_bad_requests_exit_with_a_message(tmp_path, capsys):
     assert "not available for StarDist" in capsys.readouterr().err
     assert main([*args, "--scheme", "sequential"]) == 2
     assert "needs a trained N2V model" in capsys.readouterr().err
+
+
+def test_channels_are_not_taken_for_frames(tmp_path, capsys):
+    noisy, _, labels = synthetic_nuclei((64, 64), n_objects=6, noise_sigma=20, seed=2)
+    tifffile.imwrite(tmp_path / "image.tif", noisy)
+    tifffile.imwrite(tmp_path / "mask.tif", labels)
+    tiny = ["--epochs", "1", "--steps", "2", "--batch-size", "2", "--patch-size", "32", "--depth", "1", "--n-filters", "4"]
+    assert main(["seg", "train", str(tmp_path / "image.tif"), "--labels", str(tmp_path / "mask.tif"),
+                 "--out", str(tmp_path / "model"), "--device", "cpu", *tiny]) == 0
+    tifffile.imwrite(tmp_path / "two.tif", np.stack([noisy, noisy[::-1]]))
+    tifffile.imwrite(tmp_path / "rgb.tif", np.repeat(noisy[..., None], 3, axis=-1).astype(np.uint8))
+    capsys.readouterr()
+    for name, guess in [("two.tif", "CYX"), ("rgb.tif", "YXC")]:
+        predict = ["seg", "predict", str(tmp_path / "model"), str(tmp_path / name), "--out", str(tmp_path / "out"), "--device", "cpu"]
+        assert main(predict) == 2
+        captured = capsys.readouterr()
+        assert f"axes {guess} (guessed" in captured.out and "single-channel" in captured.err and "--axes TYX" in captured.err
+        assert not (tmp_path / "out").exists()
+    frames = ["seg", "predict", str(tmp_path / "model"), str(tmp_path / "two.tif"), "--axes", "TYX",
+              "--out", str(tmp_path / "out"), "--device", "cpu"]
+    assert main(frames) == 0
+    model = SegmentationModel.load(tmp_path / "model", device="cpu")
+    written = tifffile.imread(tmp_path / "out" / "two_labels.tif")
+    assert written.shape == (2, 64, 64) and np.array_equal(written[1], model.predict(noisy[::-1]))

@@ -31,7 +31,7 @@ def workspace(tmp_path_factory):
 
 def _evaluate_args(root, *extra):
     return ["seg", "evaluate", str(root / "model"), str(root / "image.tif"), str(root / "stack.tif"),
-            "--labels", str(root / "mask.tif"), str(root / "stack_mask.tif"), "--device", "cpu", *extra]
+            "--labels", str(root / "mask.tif"), str(root / "stack_mask.tif"), "--axes", "YX,TYX", "--device", "cpu", *extra]
 
 
 def _expected(root):

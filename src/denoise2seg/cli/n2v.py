@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Sequence
 
-import numpy as np
 
-from ..data.axes import check_axes, guess_axes, parse_axes_list
 from ..io.model_folder import saved_model_time
 from ..io.outputs import check_output_files, check_output_folder, unique_output_paths
 from ..io.tiff import read_tiffs, write_tiff
 from ..n2v import N2VConfig, N2VModel, train_n2v
 from ..n2v.config import LR_SCHEDULES
+from .file_axes import file_axes
 from .progress import train_into
 
 _DEFAULTS = N2VConfig()
@@ -58,26 +56,6 @@ def config_from_args(args: argparse.Namespace, ndim: int = 2) -> N2VConfig:
         n2v2=args.n2v2,
         lr_schedule=args.lr_schedule,
     )
-
-
-def file_axes(paths: Sequence[Path], images: Sequence[np.ndarray], given: str | None, *, spatial_ndim: int) -> list[str]:
-    """The checked axes of each file: ``given`` (one for all or one per file, comma-separated) or guessed.
-
-    A guess (:func:`denoise2seg.data.axes.guess_axes`) is printed with the file's shape, so
-    the user sees how the file is read; a file whose shape does not fit its axes raises
-    ``ValueError`` naming the file, its shape and the axes.
-    """
-    axes = parse_axes_list(given, len(paths)) if given is not None else [None] * len(paths)
-    checked = []
-    for path, image, chosen in zip(paths, images, axes):
-        if chosen is None:
-            try:
-                chosen = guess_axes(image.shape, spatial_ndim=spatial_ndim)
-            except ValueError as err:
-                raise ValueError(f"{path}: {err}") from err
-            print(f"{path}: shape {image.shape}, axes {chosen} (guessed; give --axes to choose others)")
-        checked.append(check_axes(chosen, image.shape, name=str(path), spatial_ndim=spatial_ndim))
-    return checked
 
 
 def _train(args: argparse.Namespace) -> int:

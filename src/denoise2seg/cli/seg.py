@@ -16,9 +16,14 @@ from ..io.tiff import read_tiffs
 from ..metrics import score_images
 from ..segmentation import METHODS, SCHEMES, SegmentationConfig, SegmentationModel, train_segmentation
 from ..validation import check_images, check_label_mask, check_training_images
+from .file_axes import single_channel_frames
 from .progress import TrainingInterrupted, consume_with_progress, stop_report
 
 _DEFAULTS = SegmentationConfig()
+SEG_AXES_HELP = (
+    "axes of the images, YX or a stack of frames TYX (one for all files, or one per file separated by "
+    "commas); default: guessed per file and printed. Files with channels (CYX, YXC) are refused"
+)
 
 
 def _names(paths: list[Path]) -> list[str]:
@@ -48,7 +53,9 @@ def _train(args: argparse.Namespace) -> int:
         border=args.border,
         seed=args.seed,
     )
-    images = check_training_images(read_tiffs(args.images), ndim=(2, 3), names=_names(args.images))
+    images = check_training_images(
+        single_channel_frames(args.images, read_tiffs(args.images), args.axes), ndim=(2, 3), names=_names(args.images)
+    )
     masks = [check_label_mask(mask, name=str(path)) for path, mask in zip(args.labels, read_tiffs(args.labels))]
     saved_before = saved_model_time(args.out)
     events = train_segmentation(images, masks, config, n2v_model=args.n2v, out_dir=args.out, device=args.device)
@@ -66,8 +73,8 @@ def _train(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     targets = unique_output_paths(args.images, args.out, suffix="_labels")
     check_output_files(targets, overwrite=args.overwrite, inputs=[args.model, *args.images])
+    images = check_images(single_channel_frames(args.images, read_tiffs(args.images), args.axes), ndim=(2, 3), names=_names(args.images))
     model = SegmentationModel.load(args.model, device=args.device)
-    images = check_images(read_tiffs(args.images), ndim=(2, 3), names=_names(args.images))
     args.out.mkdir(parents=True, exist_ok=True)
     tile_shape = "auto" if args.tile is None else ((args.tile, args.tile) if args.tile else None)
     for path, image, target in zip(args.images, images, targets):
@@ -93,7 +100,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.json is not None:
         check_output_files([args.json], overwrite=args.overwrite, inputs=[args.model, *args.images, *args.labels])
     masks = [_ground_truth(path, mask) for path, mask in zip(args.labels, read_tiffs(args.labels))]
-    images = check_images(read_tiffs(args.images), ndim=(2, 3), names=_names(args.images))
+    images = check_images(single_channel_frames(args.images, read_tiffs(args.images), args.axes), ndim=(2, 3), names=_names(args.images))
     for path, image, mask in zip(args.images, images, masks):
         if mask.shape != image.shape:
             raise ValueError(f"label mask for {path} has shape {mask.shape}, the image {image.shape}")
@@ -114,6 +121,7 @@ def register(subparsers) -> None:
 
     train = commands.add_parser("train", help="train a segmentation model on images and instance masks (TIFF)")
     train.add_argument("images", nargs="+", type=Path, help="noisy images (2D or stacks of 2D frames)")
+    train.add_argument("--axes", default=None, help=SEG_AXES_HELP)
     train.add_argument("--labels", nargs="+", type=Path, required=True, help="instance masks, one per image, same shapes")
     train.add_argument("--method", choices=METHODS, default=_DEFAULTS.method, help="default %(default)s")
     train.add_argument("--scheme", choices=SCHEMES, default=_DEFAULTS.scheme, help="default %(default)s")
@@ -148,6 +156,7 @@ def register(subparsers) -> None:
     predict = commands.add_parser("predict", help="segment images with a trained model; writes <name>_labels.tif")
     predict.add_argument("model", type=Path, help="segmentation model folder")
     predict.add_argument("images", nargs="+", type=Path)
+    predict.add_argument("--axes", default=None, help=SEG_AXES_HELP)
     predict.add_argument(
         "--out", type=Path, required=True,
         help="folder for the label images, <name>_labels.tif; inputs of the same name get <name>_labels-2.tif, "
@@ -167,6 +176,7 @@ def register(subparsers) -> None:
     )
     evaluate.add_argument("model", type=Path, help="segmentation model folder")
     evaluate.add_argument("images", nargs="+", type=Path, help="images (2D or stacks of 2D frames, scored frame by frame)")
+    evaluate.add_argument("--axes", default=None, help=SEG_AXES_HELP)
     evaluate.add_argument("--labels", nargs="+", type=Path, required=True, help="ground-truth instance masks, one per image")
     evaluate.add_argument(
         "--json", type=Path, default=None, help="also write the scores (AP at every IoU threshold) as JSON to this file"

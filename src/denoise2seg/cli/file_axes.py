@@ -1,0 +1,51 @@
+"""The axes of the TIFF files a command reads: given with ``--axes`` or guessed and shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..data.axes import check_axes, guess_axes, parse_axes_list
+
+
+def file_axes(paths: Sequence[Path], images: Sequence[np.ndarray], given: str | None, *, spatial_ndim: int) -> list[str]:
+    """The checked axes of each file: ``given`` (one for all or one per file, comma-separated) or guessed.
+
+    A guess (:func:`denoise2seg.data.axes.guess_axes`) is printed with the file's shape, so
+    the user sees how the file is read; a file whose shape does not fit its axes raises
+    ``ValueError`` naming the file, its shape and the axes.
+    """
+    axes = parse_axes_list(given, len(paths)) if given is not None else [None] * len(paths)
+    checked = []
+    for path, image, chosen in zip(paths, images, axes):
+        if chosen is None:
+            try:
+                chosen = guess_axes(image.shape, spatial_ndim=spatial_ndim)
+            except ValueError as err:
+                raise ValueError(f"{path}: {err}") from err
+            print(f"{path}: shape {image.shape}, axes {chosen} (guessed; give --axes to choose others)")
+        checked.append(check_axes(chosen, image.shape, name=str(path), spatial_ndim=spatial_ndim))
+    return checked
+
+
+def single_channel_frames(paths: Sequence[Path], images: Sequence[np.ndarray], given: str | None) -> list[np.ndarray]:
+    """Each file as a 2D image or a stack of 2D frames, for the segmenters (single-channel).
+
+    The axes come from :func:`file_axes`; axes with channels are refused (a 2-channel
+    ``(2, Y, X)`` file is not two frames unless the user says ``--axes TYX``), and so
+    are axes with more than one sample axis.
+    """
+    arrays = []
+    for path, image, axes in zip(paths, images, file_axes(paths, images, given, spatial_ndim=2)):
+        if "C" in axes:
+            raise ValueError(
+                f"{path}: shape {image.shape} read as axes {axes!r} has channels, and segmentation takes "
+                "single-channel images; give --axes TYX if that axis holds frames, or segment one channel "
+                "(save it as its own file)"
+            )
+        if len(axes) > 3:
+            raise ValueError(f"{path}: shape {image.shape} with axes {axes!r}: give a 2D image (YX) or a stack of 2D frames (TYX)")
+        arrays.append(image)
+    return arrays
