@@ -67,7 +67,11 @@ def stop_report(
     done = f"after {steps} of {last.total_steps} steps" if steps else "before the first step"
     saved_now = saved_time(out_dir)
     if saved_now is not None and saved_now != saved_before:
-        return f"training stopped {done}; the model trained so far ({steps} steps) is in {out_dir}"
+        return (
+            f"training stopped {done}; the model is in {out_dir}: the weights it loads by default are those "
+            f"of the best validation loss so far (the last ones if it stopped before the first validation), "
+            f"and the last weights, after {steps} steps, are kept beside them"
+        )
     previous = " (it still holds the model that was there before)" if saved_before is not None else ""
     return f"training stopped {done}, before a model was saved: no model from this run is in {out_dir}{previous}"
 
