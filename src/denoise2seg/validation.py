@@ -25,7 +25,9 @@ def check_image(image, *, ndim: int | tuple[int, ...], name: str = "image") -> n
     array = array.astype(np.float32, copy=False)
     if not np.isfinite(array).all():
         n_bad = int((~np.isfinite(array)).sum())
-        raise ValueError(f"{name} contains {n_bad} NaN or infinite values; replace them with finite values first")
+        raise ValueError(
+            f"{name} contains {n_bad} NaN or infinite value{'' if n_bad == 1 else 's'}; replace them with finite values first"
+        )
     return array
 
 

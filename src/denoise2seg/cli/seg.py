@@ -80,7 +80,8 @@ def _predict(args: argparse.Namespace) -> int:
     for path, image, target in zip(args.images, images, targets):
         labels = model.predict(image, tile_shape=tile_shape)
         tifffile.imwrite(target, labels)
-        print(f"{path} -> {target} ({int(labels.max())} objects)")
+        count = int(labels.max())
+        print(f"{path} -> {target} ({count} object{'' if count == 1 else 's'})")
     return 0
 
 
