@@ -4,6 +4,7 @@ import pytest
 
 from denoise2seg.data.samples import noisy_nuclei_2d
 from denoise2seg.n2v import N2VConfig, train_n2v
+from denoise2seg.segmentation import SegmentationConfig, train_segmentation
 
 
 @pytest.fixture
@@ -25,6 +26,17 @@ def nuclei_crop():
     noisy, clean, mask = noisy_nuclei_2d(20)
     crop = (slice(0, 128), slice(0, 128))
     return noisy[crop], clean[crop], mask[crop]
+
+
+@pytest.fixture(scope="session")
+def segmentation_folder(tmp_path_factory, nuclei_crop):
+    """A tiny 3-class U-Net trained on :func:`nuclei_crop` (a model folder)."""
+    folder = tmp_path_factory.mktemp("seg")
+    noisy, _, mask = nuclei_crop
+    config = SegmentationConfig(patch_size=32, batch_size=4, epochs=2, steps_per_epoch=15, learning_rate=0.01, depth=1, n_filters=8, seed=0)
+    for _ in train_segmentation([noisy], [mask], config, out_dir=folder, device="cpu"):
+        pass
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -6,20 +6,9 @@ import pytest
 from denoise2seg.metrics import score_image
 from denoise2seg.napari.layer_choice import GROUND_TRUTH, NO_LAYER, ROLE_KEY
 from denoise2seg.napari.segmentation_widget import SEGMENTATION_LAYER
-from denoise2seg.segmentation import SegmentationConfig, train_segmentation
 
 pytestmark = pytest.mark.gui
 TRUTH = {ROLE_KEY: GROUND_TRUTH}
-
-
-@pytest.fixture(scope="module")
-def segmentation_folder(tmp_path_factory, nuclei_crop):
-    folder = tmp_path_factory.mktemp("seg")
-    noisy, _, mask = nuclei_crop
-    config = SegmentationConfig(patch_size=32, batch_size=4, epochs=2, steps_per_epoch=15, learning_rate=0.01, depth=1, n_filters=8, seed=0)
-    for _ in train_segmentation([noisy], [mask], config, out_dir=folder, device="cpu"):
-        pass
-    return folder
 
 
 def _notifications() -> list[str]:

@@ -10,19 +10,9 @@ from qtpy.QtWidgets import QFileDialog, QMessageBox
 from denoise2seg.n2v import N2VModel
 from denoise2seg.napari.predict_widget import DEFAULT_TILE
 from denoise2seg.napari.readers import get_tiff_reader
-from denoise2seg.segmentation import SegmentationConfig, SegmentationModel, train_segmentation
+from denoise2seg.segmentation import SegmentationModel
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture(scope="module")
-def segmentation_folder(tmp_path_factory, nuclei_crop):
-    folder = tmp_path_factory.mktemp("seg")
-    noisy, _, mask = nuclei_crop
-    config = SegmentationConfig(patch_size=32, batch_size=4, epochs=2, steps_per_epoch=15, learning_rate=0.01, depth=1, n_filters=8, seed=0)
-    for _ in train_segmentation([noisy], [mask], config, out_dir=folder, device="cpu"):
-        pass
-    return folder
 
 
 def open_widget(viewer):
