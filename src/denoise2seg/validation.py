@@ -40,6 +40,16 @@ def image_names(names: Sequence[str] | None, count: int) -> list[str]:
     return list(names)
 
 
+def named_images(images, names: Sequence[str] | None) -> tuple[list, list[str]]:
+    """``images`` (one array or several) as a non-empty list, with one name each (see :func:`image_names`)."""
+    if isinstance(images, np.ndarray):
+        images = [images]
+    images = list(images)
+    if not images:
+        raise ValueError("no images given: pass at least one image")
+    return images, image_names(names, len(images))
+
+
 def check_images(
     images,
     *,
@@ -51,12 +61,7 @@ def check_images(
 
     ``names`` (one per image, a file name say) are used in messages; ``"image <i>"`` by default.
     """
-    if isinstance(images, np.ndarray):
-        images = [images]
-    images = list(images)
-    if not images:
-        raise ValueError("no images given: pass at least one image")
-    names = image_names(names, len(images))
+    images, names = named_images(images, names)
     checked = []
     for image, name in zip(images, names):
         array = check_image(image, ndim=ndim, name=name)

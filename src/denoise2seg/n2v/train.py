@@ -13,7 +13,7 @@ from ..data.normalization import fit_normalizer
 from ..data.splits import split_validation
 from ..nets import UNet
 from ..training import TrainingEvent, choose_device, run_training
-from ..validation import check_image, check_training_images, check_varies, image_names
+from ..validation import check_image, check_training_images, check_varies, named_images
 from .config import N2VConfig
 from .task import N2VPreview, N2VTask
 
@@ -66,12 +66,7 @@ def training_samples(
     if axes is None:
         checked = check_training_images(images, ndim=(config.ndim, config.ndim + 1), min_shape=config.patch_shape, names=names)
         return [sample[None] for sample in as_samples(checked, config.ndim)]
-    if isinstance(images, np.ndarray):
-        images = [images]
-    images = list(images)
-    if not images:
-        raise ValueError("no images given: pass at least one image")
-    names = image_names(names, len(images))
+    images, names = named_images(images, names)
     per_image = [
         _samples_with_axes(image, image_axes, name, config)
         for image, image_axes, name in zip(images, _axes_per_image(axes, len(images)), names)
