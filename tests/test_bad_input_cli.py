@@ -422,7 +422,7 @@ def test_training_removes_temporary_files_left_by_a_killed_write(ws, capsys):
     os.utime(stale, (an_hour_ago, an_hour_ago))
     assert main(["n2v", "train", str(ws.img_a), "--out", str(ws.n2v), "--overwrite", *N2V_TINY]) == 0
     assert not stale.exists()
-    assert sorted(p.name for p in ws.n2v.iterdir()) == ["config.json", "last.safetensors", "weights.safetensors"]
+    assert sorted(p.name for p in ws.n2v.iterdir()) == ["config.json", "last.safetensors", "training_state.pt", "weights.safetensors"]
     assert json.loads((ws.n2v / "config.json").read_text())["kind"] == "n2v"
 
 

@@ -106,3 +106,44 @@ def test_overwrite_replaces_an_existing_model_and_results(tmp_path, noisy_tiffs,
     assert tifffile.imread(out / "a_n2v.tif").shape == (2, 2)
     assert main([*predict, "--overwrite"]) == 0
     np.testing.assert_allclose(tifffile.imread(out / "a_n2v.tif"), model.predict(tifffile.imread(noisy_tiffs[0])), rtol=1e-5, atol=1e-3)
+
+
+def test_ctrl_c_then_resume_continues_the_same_run(tmp_path, noisy_tiffs, monkeypatch, capsys):
+    settings = [*TINY, "--epochs", "3", "--steps", "4"]
+    full = tmp_path / "full"
+    assert main(["n2v", "train", str(noisy_tiffs[0]), "--out", str(full), *settings]) == 0
+
+    def interrupted_after_five_steps(*args, **kwargs):
+        for event in train_n2v(*args, **kwargs):
+            yield event
+            if event.kind == "step" and event.step == 5:
+                raise KeyboardInterrupt
+
+    stopped = tmp_path / "stopped"
+    with monkeypatch.context() as patch:
+        patch.setattr(cli_n2v, "train_n2v", interrupted_after_five_steps)
+        assert main(["n2v", "train", str(noisy_tiffs[0]), "--out", str(stopped), *settings]) == 130
+    assert f"--resume {stopped}" in capsys.readouterr().err
+
+    assert main(["n2v", "train", str(noisy_tiffs[0]), "--resume", str(stopped), "--device", "cpu"]) == 0
+    assert f"model written to {stopped}" in capsys.readouterr().out
+    image = tifffile.imread(noisy_tiffs[0])
+    resumed = N2VModel.load(stopped, device="cpu", which="last").predict(image)
+    np.testing.assert_allclose(resumed, N2VModel.load(full, device="cpu", which="last").predict(image), rtol=1e-5, atol=1e-4)
+
+
+def test_resume_refuses_changed_settings_and_a_finished_run(tmp_path, noisy_tiffs, capsys):
+    model_dir = tmp_path / "model"
+    assert main(["n2v", "train", str(noisy_tiffs[0]), "--out", str(model_dir), *TINY]) == 0
+    before = (model_dir / "last.safetensors").read_bytes()
+
+    assert main(["n2v", "train", str(noisy_tiffs[0]), "--resume", str(model_dir), "--depth", "2"]) == 2
+    assert "--depth cannot be given" in capsys.readouterr().err
+    assert main(["n2v", "train", str(noisy_tiffs[0]), "--resume", str(model_dir), "--device", "cpu"]) == 2
+    assert "already trained 2 steps" in capsys.readouterr().err
+    assert (model_dir / "last.safetensors").read_bytes() == before
+
+    more = tmp_path / "more"
+    assert main(["n2v", "train", str(noisy_tiffs[0]), "--resume", str(model_dir), "--epochs", "3", "--out", str(more), "--device", "cpu"]) == 0
+    assert (model_dir / "last.safetensors").read_bytes() == before
+    assert N2VModel.load(more, device="cpu").config.epochs == 3

@@ -73,3 +73,28 @@ def test_channels_are_not_taken_for_frames(tmp_path, capsys):
     model = SegmentationModel.load(tmp_path / "model", device="cpu")
     written = tifffile.imread(tmp_path / "out" / "two_labels.tif")
     assert written.shape == (2, 64, 64) and np.array_equal(written[1], model.predict(noisy[::-1]))
+
+
+def test_resume_continues_on_corrected_labels_into_a_new_folder(tmp_path, capsys):
+    from denoise2seg.training.state import load_training_state
+
+    noisy, _, labels = synthetic_nuclei((64, 64), n_objects=6, noise_sigma=20, seed=3)
+    first_labels = np.where(np.isin(labels, [1, 2, 3]), labels, 0)
+    tifffile.imwrite(tmp_path / "image.tif", noisy)
+    tifffile.imwrite(tmp_path / "first.tif", first_labels)
+    tifffile.imwrite(tmp_path / "corrected.tif", labels)
+    tiny = ["--epochs", "1", "--steps", "3", "--batch-size", "2", "--patch-size", "32", "--depth", "1", "--n-filters", "4"]
+    train = ["seg", "train", str(tmp_path / "image.tif"), "--device", "cpu", "--seed", "0"]
+    assert main([*train, "--labels", str(tmp_path / "first.tif"), "--out", str(tmp_path / "first"), *tiny]) == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "first").iterdir() if p.is_file()}
+
+    assert main([*train, "--labels", str(tmp_path / "corrected.tif"), "--resume", str(tmp_path / "first"), "--scheme", "baseline"]) == 2
+    assert "--scheme cannot be given" in capsys.readouterr().err
+
+    resumed = [*train, "--labels", str(tmp_path / "corrected.tif"), "--resume", str(tmp_path / "first"), "--epochs", "3"]
+    assert main([*resumed, "--out", str(tmp_path / "second")]) == 0
+    assert f"model written to {tmp_path / 'second'}" in capsys.readouterr().out
+    assert load_training_state(tmp_path / "second").step == 9
+    assert {p.name: p.read_bytes() for p in (tmp_path / "first").iterdir() if p.is_file()} == before
+    model = SegmentationModel.load(tmp_path / "second", device="cpu")
+    assert model.config.epochs == 3 and model.predict(noisy).shape == noisy.shape

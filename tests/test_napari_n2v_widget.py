@@ -109,3 +109,49 @@ def test_n2v2_box_trains_an_n2v2_model(make_napari_viewer, open_widget, qtbot):
     model = N2VModel.load(widget.model_folder, device="cpu")
     assert model.config.n2v2 and model.net.spec.blur_pool and not model.net.spec.top_skip
     assert DENOISED_LAYER in viewer.layers
+
+
+def test_stop_then_continue_training_extends_the_run_and_its_loss_curve(make_napari_viewer, open_widget, qtbot):
+    viewer = make_napari_viewer()
+    for data, kwargs, layer_type in nuclei_sigma20():
+        viewer._add_layer_from_data(data[:128, :128], kwargs, layer_type)
+    widget = open_widget(viewer, N2V)
+    widget.image_list.select("DSB sigma 20 noisy")
+    set_tiny(widget, epochs=3, steps=10)
+    assert not widget.panel.continue_button.isEnabled()
+    widget.panel.train_button.click()
+    qtbot.waitUntil(lambda: len(widget.panel.plot.train_steps) >= 4, timeout=60_000)
+    widget.panel.stop_button.click()
+    qtbot.waitUntil(lambda: not widget.panel.running, timeout=30_000)
+    stopped_at = widget.panel.plot.train_steps[-1]
+    first = widget.model_folder
+    first_weights = (first / "last.safetensors").read_bytes()
+    assert stopped_at < 30 and widget.panel.continue_button.isEnabled()
+
+    widget.epochs_spin.setValue(1)
+    widget.panel.continue_button.click()
+    qtbot.waitUntil(lambda: not widget.panel.running, timeout=60_000)
+
+    assert widget.panel.runner.error is None
+    end = 10 * (-(-stopped_at // 10) + 1)
+    assert widget.panel.plot.train_steps == list(range(1, end + 1))
+    assert widget.model_folder != first and (first / "last.safetensors").read_bytes() == first_weights
+    assert N2VModel.load(widget.model_folder, device="cpu").config.epochs == end // 10
+
+
+def test_the_same_seed_repeats_a_run(make_napari_viewer, open_widget, qtbot):
+    viewer = make_napari_viewer()
+    for data, kwargs, layer_type in nuclei_sigma20():
+        viewer._add_layer_from_data(data[:128, :128], kwargs, layer_type)
+    widget = open_widget(viewer, N2V)
+    widget.image_list.select("DSB sigma 20 noisy")
+    set_tiny(widget, epochs=1, steps=5)
+    image = viewer.layers["DSB sigma 20 noisy"].data
+    denoised = []
+    for seed in (7, 7, -1):
+        widget.seed_spin.setValue(seed)
+        widget.panel.train_button.click()
+        qtbot.waitUntil(lambda: not widget.panel.running, timeout=60_000)
+        denoised.append(N2VModel.load(widget.model_folder, device="cpu").predict(image))
+    np.testing.assert_allclose(denoised[0], denoised[1], rtol=1e-5, atol=1e-4)
+    assert not np.allclose(denoised[0], denoised[2], rtol=1e-5, atol=1e-4)

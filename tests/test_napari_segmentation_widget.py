@@ -110,3 +110,53 @@ def test_the_samples_ground_truth_is_never_preselected_as_annotations(make_napar
 
     viewer.add_labels(np.zeros(viewer.layers["DSB sigma 40 noisy"].data.shape, np.int32), name="Labels")
     assert widget.labels_combo.currentText() == "Labels"
+
+
+def test_corrected_segmentation_continues_the_training(painted, qtbot):
+    from denoise2seg.napari.segmentation_widget import CORRECTED_LAYER
+
+    widget = make_widget(painted, epochs=2, steps=15)
+    widget.panel.train_button.click()
+    qtbot.waitUntil(lambda: finished(widget), timeout=60_000)
+    first = widget.model_folder
+    assert widget.panel.continue_button.isEnabled()
+    qtbot.waitUntil(lambda: widget.panel.train_button.isEnabled(), timeout=30_000)
+
+    # The user corrects the segmentation: erases its first object, paints a new one.
+    segmentation = painted.layers[SEGMENTATION_LAYER]
+    corrected = segmentation.data.copy()
+    erased = corrected.max()
+    corrected[corrected == erased] = 0
+    corrected[100:108, 100:108] = erased + 1
+    segmentation.data = corrected
+    widget.labels_combo.setCurrentText(SEGMENTATION_LAYER)
+    widget.epochs_spin.setValue(1)
+    widget.panel.continue_button.click()
+    qtbot.waitUntil(lambda: finished(widget), timeout=60_000)
+
+    assert widget.panel.runner.error is None
+    assert widget.labels_combo.currentText() == CORRECTED_LAYER
+    np.testing.assert_array_equal(painted.layers[CORRECTED_LAYER].data, corrected)
+    assert widget.panel.plot.train_steps == list(range(1, 46))
+    assert widget.model_folder != first
+    assert SegmentationModel.load(widget.model_folder, device="cpu").config.epochs == 3
+
+
+def test_a_window_drawn_on_part_of_a_stack_annotates_those_pixels():
+    import napari
+
+    from denoise2seg.napari.layer_choice import placement, window_on_image
+
+    image = napari.layers.Image(np.zeros((3, 40, 50), np.float32), scale=(1, 0.5, 0.5), translate=(0, 10, 20))
+    window = np.zeros((1, 8, 6), np.int32)
+    window[0, 2:5, 1:4] = 7
+    drawn = napari.layers.Labels(window, **placement(image, 3, (2, 30, 40)))
+    labels = window_on_image(drawn, image)
+    assert labels.shape == (3, 40, 50)
+    expected = np.zeros((3, 40, 50), np.int32)
+    expected[2, 32:35, 41:44] = 7
+    np.testing.assert_array_equal(labels, expected)
+
+    outside = napari.layers.Labels(window, **placement(image, 3, (2, 36, 40)))
+    with pytest.raises(ValueError, match="does not lie on whole pixels"):
+        window_on_image(outside, image)

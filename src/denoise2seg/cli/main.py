@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The command line as typed, for the options that must not be combined with --resume.
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     # OSError covers what no check beforehand can foresee (a full disk, a folder removed
     # mid-run); its message names the file.
     try:

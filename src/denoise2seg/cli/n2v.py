@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
-
-from ..io.model_folder import saved_model_time
-from ..io.outputs import check_output_files, check_output_folder, unique_output_paths
+from ..io.model_folder import read_model_config, saved_model_time
+from ..io.outputs import check_output_files, unique_output_paths
 from ..io.tiff import read_tiffs, write_tiff
 from ..n2v import N2VConfig, N2VModel, train_n2v
 from ..n2v.config import LR_SCHEDULES
 from .file_axes import file_axes
 from .progress import train_into
+from .resume import add_resume_option, epochs_given, training_folder
 
 _DEFAULTS = N2VConfig()
 
@@ -58,14 +59,24 @@ def config_from_args(args: argparse.Namespace, ndim: int = 2) -> N2VConfig:
     )
 
 
+# Settings a continued training keeps from its model folder (refused beside --resume).
+_RUN_SETTINGS = ("--steps", "--batch-size", "--patch-size", "--depth", "--n-filters", "--lr", "--lr-schedule", "--n2v2", "--ndim")
+
+
 def _train(args: argparse.Namespace) -> int:
-    check_output_folder(args.out, overwrite=args.overwrite, inputs=args.images)
-    config = config_from_args(args, ndim=args.ndim)
+    out = training_folder(args, _RUN_SETTINGS, inputs=args.images)
+    if args.resume is not None:
+        saved = N2VConfig.from_dict(read_model_config(args.resume, kind="n2v")["config"])
+        config = replace(saved, epochs=args.epochs) if epochs_given(args) else saved
+    else:
+        config = config_from_args(args, ndim=args.ndim)
     images = read_tiffs(args.images)
     axes = file_axes(args.images, images, args.axes, spatial_ndim=config.ndim)
-    saved_before = saved_model_time(args.out)
-    events = train_n2v(images, config, axes=axes, names=[str(p) for p in args.images], out_dir=args.out, device=args.device)
-    return train_into(events, args.out, "N2V training", saved_before)
+    saved_before = saved_model_time(out)
+    events = train_n2v(
+        images, config, axes=axes, names=[str(p) for p in args.images], out_dir=out, device=args.device, resume=args.resume
+    )
+    return train_into(events, out, "N2V training", saved_before, resume_command="denoise2seg n2v train")
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -105,13 +116,15 @@ def register(subparsers) -> None:
         help="noisy TIFF images (2D, 3D, stacks, several channels; see --axes); channels are denoised together",
     )
     train.add_argument(
-        "--out", type=Path, required=True, metavar="MODEL_DIR",
-        help="model folder to write; it must not exist yet or be empty, unless --overwrite is given",
+        "--out", type=Path, default=None, metavar="MODEL_DIR",
+        help="model folder to write (required unless --resume is given); it must not exist yet or be empty, "
+        "unless --overwrite is given",
     )
     train.add_argument(
         "--overwrite", action="store_true",
         help="replace the model in an existing MODEL_DIR (never an input image)",
     )
+    add_resume_option(train)
     train.add_argument(
         "--ndim", type=int, choices=(2, 3), default=2,
         help="spatial axes of one sample: 2 (Y, X; Z is then a stack of slices) or 3 (Z, Y, X) (default %(default)s)",

@@ -33,7 +33,9 @@ def consume_with_progress(events: Iterable[TrainingEvent], description: str = "t
     try:
         for event in events:
             if bar is None:
-                bar = tqdm(total=event.total_steps, desc=description, unit="step")
+                # A continued training starts at its next step, not at 0.
+                initial = event.step - 1 if event.kind == "step" else event.step
+                bar = tqdm(total=event.total_steps, initial=max(initial, 0), desc=description, unit="step")
             if event.phase and bar.desc != f"{description} ({event.phase})":
                 bar.set_description(f"{description} ({event.phase})")
             if event.kind == "step":
@@ -54,14 +56,20 @@ def consume_with_progress(events: Iterable[TrainingEvent], description: str = "t
 
 
 def stop_report(
-    last: TrainingEvent | None, out_dir: Path, saved_before: int | None, saved_time: Callable[[Path], int | None] = saved_model_time
+    last: TrainingEvent | None,
+    out_dir: Path,
+    saved_before: int | None,
+    saved_time: Callable[[Path], int | None] = saved_model_time,
+    *,
+    resume_command: str | None = None,
 ) -> str:
     """One true sentence on what a training stopped by Ctrl-C left in ``out_dir``.
 
     ``last`` is the last event seen; ``saved_before`` is ``saved_time(out_dir)`` taken
     before the training started, so a model left from an earlier run is not taken for
     this one's. ``saved_time`` says when the model a user loads from ``out_dir`` was saved
-    (default :func:`~denoise2seg.io.model_folder.saved_model_time`).
+    (default :func:`~denoise2seg.io.model_folder.saved_model_time`). ``resume_command``
+    (``"denoise2seg n2v train"``, say) is named with ``--resume`` when a model was saved.
     """
     steps = last.step if last is not None else 0
     done = f"after {steps} of {last.total_steps} steps" if steps else "before the first step"
@@ -71,6 +79,7 @@ def stop_report(
             f"training stopped {done}; the model is in {out_dir}: the weights it loads by default are those "
             f"of the best validation loss so far (the last ones if it stopped before the first validation), "
             f"and the last weights, after {steps} steps, are kept beside them"
+            + (f"; '{resume_command} ... --resume {out_dir}' continues the training from there" if resume_command else "")
         )
     previous = " (it still holds the model that was there before)" if saved_before is not None else ""
     return f"training stopped {done}, before a model was saved: no model from this run is in {out_dir}{previous}"
@@ -82,16 +91,18 @@ def train_into(
     description: str,
     saved_before: int | None,
     saved_time: Callable[[Path], int | None] = saved_model_time,
+    *,
+    resume_command: str | None = None,
 ) -> int:
     """Run a training command's events with a progress bar; the exit code (0, or 130 after Ctrl-C).
 
     Prints where the model went and its best validation loss, or, after Ctrl-C, what was
-    really saved (:func:`stop_report`; ``saved_before`` as there).
+    really saved (:func:`stop_report`; ``saved_before`` and ``resume_command`` as there).
     """
     try:
         last = consume_with_progress(events, description=description)
     except TrainingInterrupted as stop:
-        print(stop_report(stop.last, out_dir, saved_before, saved_time), file=sys.stderr)
+        print(stop_report(stop.last, out_dir, saved_before, saved_time, resume_command=resume_command), file=sys.stderr)
         return 130
     best = f"{last.val_loss:.4g}" if last is not None and last.val_loss is not None else "n/a"
     print(f"model written to {out_dir} (best validation loss {best})")

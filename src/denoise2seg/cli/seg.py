@@ -5,19 +5,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import tifffile
 
-from ..io.model_folder import saved_model_time
-from ..io.outputs import check_output_files, check_output_folder, unique_output_paths
+from ..io.model_folder import read_model_config, saved_model_time
+from ..io.outputs import check_output_files, unique_output_paths
 from ..io.tiff import read_tiffs
 from ..metrics import score_images
 from ..segmentation import METHODS, SCHEMES, SegmentationConfig, SegmentationModel, train_segmentation
+from ..segmentation.model import KIND as MODEL_KIND
 from ..validation import check_images, check_label_mask, check_training_images
 from .file_axes import single_channel_frames
 from .progress import TrainingInterrupted, consume_with_progress, stop_report
+from .resume import add_resume_option, epochs_given, training_folder
 
 _DEFAULTS = SegmentationConfig()
 SEG_AXES_HELP = (
@@ -35,11 +38,43 @@ def _check_pairs(images: list[Path], labels: list[Path]) -> None:
         raise ValueError(f"got {len(images)} images but {len(labels)} label masks; give one mask per image")
 
 
+# Settings a continued training keeps from its model folder (refused beside --resume).
+_RUN_SETTINGS = (
+    "--method", "--scheme", "--n2v", "--steps", "--batch-size", "--patch-size", "--depth", "--n-filters", "--lr",
+    "--margin", "--border",
+)
+
+
 def _train(args: argparse.Namespace) -> int:
     _check_pairs(args.images, args.labels)
     inputs = [*args.images, *args.labels, *([args.n2v] if args.n2v is not None else [])]
-    check_output_folder(args.out, overwrite=args.overwrite, inputs=inputs)
-    config = SegmentationConfig(
+    out = training_folder(args, _RUN_SETTINGS, inputs=inputs)
+    config = _config(args)
+    images = check_training_images(
+        single_channel_frames(args.images, read_tiffs(args.images), args.axes), ndim=(2, 3), names=_names(args.images)
+    )
+    masks = [check_label_mask(mask, name=str(path)) for path, mask in zip(args.labels, read_tiffs(args.labels))]
+    saved_before = saved_model_time(out)
+    events = train_segmentation(
+        images, masks, config, n2v_model=args.n2v, out_dir=out, device=args.device, resume=args.resume
+    )
+    try:
+        consume_with_progress(events, description=f"{config.method} {config.scheme}")
+    except TrainingInterrupted as stop:
+        print(stop_report(stop.last, out, saved_before, resume_command="denoise2seg seg train"), file=sys.stderr)
+        return 130
+    model = SegmentationModel.load(out, device="cpu")
+    thresholds = ", ".join(f"{k} {v:.3g}" for k, v in model.thresholds.items())
+    print(f"model written to {out} ({thresholds})")
+    return 0
+
+
+def _config(args: argparse.Namespace) -> SegmentationConfig:
+    """The settings of ``seg train``: from the options, or those of the ``--resume`` folder with ``--epochs``."""
+    if args.resume is not None:
+        saved = SegmentationConfig.from_dict(read_model_config(args.resume, kind=MODEL_KIND)["config"])
+        return replace(saved, epochs=args.epochs) if epochs_given(args) else saved
+    return SegmentationConfig(
         method=args.method,
         scheme=args.scheme,
         patch_size=args.patch_size,
@@ -53,21 +88,6 @@ def _train(args: argparse.Namespace) -> int:
         border=args.border,
         seed=args.seed,
     )
-    images = check_training_images(
-        single_channel_frames(args.images, read_tiffs(args.images), args.axes), ndim=(2, 3), names=_names(args.images)
-    )
-    masks = [check_label_mask(mask, name=str(path)) for path, mask in zip(args.labels, read_tiffs(args.labels))]
-    saved_before = saved_model_time(args.out)
-    events = train_segmentation(images, masks, config, n2v_model=args.n2v, out_dir=args.out, device=args.device)
-    try:
-        consume_with_progress(events, description=f"{args.method} {args.scheme}")
-    except TrainingInterrupted as stop:
-        print(stop_report(stop.last, args.out, saved_before), file=sys.stderr)
-        return 130
-    model = SegmentationModel.load(args.out, device="cpu")
-    thresholds = ", ".join(f"{k} {v:.3g}" for k, v in model.thresholds.items())
-    print(f"model written to {args.out} ({thresholds})")
-    return 0
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -128,13 +148,15 @@ def register(subparsers) -> None:
     train.add_argument("--scheme", choices=SCHEMES, default=_DEFAULTS.scheme, help="default %(default)s")
     train.add_argument("--n2v", type=Path, default=None, help="N2V model folder (needed by every scheme but baseline)")
     train.add_argument(
-        "--out", type=Path, required=True,
-        help="model folder to write; it must not exist yet or be empty, unless --overwrite is given",
+        "--out", type=Path, default=None,
+        help="model folder to write (required unless --resume is given); it must not exist yet or be empty, "
+        "unless --overwrite is given",
     )
     train.add_argument(
         "--overwrite", action="store_true",
         help="replace the model in an existing --out folder (never an input, nor the --n2v model)",
     )
+    add_resume_option(train)
     train.add_argument("--epochs", type=int, default=_DEFAULTS.epochs, help="default %(default)s")
     train.add_argument("--steps", type=int, default=_DEFAULTS.steps_per_epoch, help="steps per epoch (default %(default)s)")
     train.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size, help="default %(default)s")

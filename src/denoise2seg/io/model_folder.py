@@ -5,6 +5,8 @@ Layout of a folder::
     config.json          {"format_version": 1, "kind": "n2v", "network": {...}, ...}
     weights.safetensors  best weights (lowest validation loss); what prediction loads
     last.safetensors     weights after the most recent epoch (or at stop/crash)
+    training_state.pt    step count, optimiser and random-stream states of those last
+                         weights, to continue the training (denoise2seg.training.state)
 
 Every file is written to a temporary name in the same folder (``.<name>.<random>.tmp``)
 and moved into place with ``os.replace``, so a reader (or a crash) never sees a
@@ -30,6 +32,8 @@ from .. import __version__
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
 WEIGHT_FILES = {"best": "weights.safetensors", "last": "last.safetensors"}
+# Written by the training loop beside the last weights (denoise2seg.training.state).
+TRAINING_STATE_FILE = "training_state.pt"
 # Read once at import: os.umask can only be read by setting it, which is not thread-safe
 # while a training thread writes files.
 _UMASK = os.umask(0o022)
@@ -43,7 +47,8 @@ class ModelFolderError(ValueError):
     """A model folder is missing, corrupt, of another kind, or from a newer version."""
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
+    """Write ``path`` by calling ``write(temporary_name)`` and moving the result into place in one step."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -59,11 +64,11 @@ def _atomic_write(path: Path, write) -> None:
 def _remove_stale_temporaries(folder: Path) -> None:
     """Delete temporary files of interrupted writes of the model files in ``folder``.
 
-    Only files named as :func:`_atomic_write` names them (``.<model file>.*.tmp``) and
+    Only files named as :func:`atomic_write` names them (``.<model file>.*.tmp``) and
     unchanged for :data:`STALE_TEMPORARY_SECONDS` are removed.
     """
     now = time.time()
-    for name in (CONFIG_NAME, *WEIGHT_FILES.values()):
+    for name in (CONFIG_NAME, *WEIGHT_FILES.values(), TRAINING_STATE_FILE):
         for tmp in folder.glob(f".{glob.escape(name)}.*.tmp"):
             try:
                 if now - tmp.stat().st_mtime > STALE_TEMPORARY_SECONDS:
@@ -109,8 +114,8 @@ def save_model_folder(folder: str | Path, record: dict, state_dict: dict[str, to
     config = {"format_version": FORMAT_VERSION, "denoise2seg_version": __version__, **record}
     text = json.dumps(config, indent=2, default=_json_default)
     tensors = {name: t.detach().to("cpu").contiguous().clone() for name, t in state_dict.items()}
-    _atomic_write(folder / WEIGHT_FILES[which], lambda tmp: save_file(tensors, tmp))
-    _atomic_write(folder / CONFIG_NAME, lambda tmp: Path(tmp).write_text(text))
+    atomic_write(folder / WEIGHT_FILES[which], lambda tmp: save_file(tensors, tmp))
+    atomic_write(folder / CONFIG_NAME, lambda tmp: Path(tmp).write_text(text))
     return folder
 
 

@@ -64,6 +64,9 @@ class N2VTask(TrainingTask):
             count += error.numel()
         return total / max(count, 1)
 
+    def generators(self) -> list[torch.Generator]:
+        return [self.generator, self.sampler.generator]
+
     def preview(self) -> np.ndarray | None:
         if self.preview_source is None:
             return None

@@ -13,8 +13,10 @@ from ..data.normalization import fit_normalizer
 from ..data.splits import split_validation
 from ..nets import UNet
 from ..training import TrainingEvent, choose_device, run_training
+from ..training.state import continue_into, continued_config, load_training_state
 from ..validation import check_image, check_training_images, check_varies, named_images
 from .config import N2VConfig
+from .model import N2VModel
 from .task import N2VPreview, N2VTask
 
 
@@ -93,6 +95,8 @@ def train_n2v(
     preview_image: np.ndarray | None = None,
     preview_axes: str | None = None,
     preview_every: int = 0,
+    resume: str | Path | None = None,
+    more_epochs: int | None = None,
 ) -> Iterator[TrainingEvent]:
     """Train Noise2Void on ``images`` and yield training events.
 
@@ -118,14 +122,33 @@ def train_n2v(
         Image denoised for ``"preview"`` events (every ``preview_every`` steps, or at
         the end of each epoch), with ``preview_axes`` (by default those of the first
         image when ``axes`` are given, else the default of :meth:`N2VModel.predict`).
+    resume : path, optional
+        Model folder of an earlier run (stopped or finished) to continue: its settings,
+        normalisation and last weights are used, and its step count, optimiser state,
+        learning rate and random streams go on (see :mod:`denoise2seg.training.state`).
+        ``config`` may then only change ``epochs``, the total counted from the first
+        run's start (``None`` continues to the planned end), or ``more_epochs`` adds
+        that many epochs to those the run has begun. ``out_dir`` defaults to
+        ``resume`` (continued in place); another folder gets a copy of its best model
+        first and ``resume`` stays unchanged. The images may differ (more of them, say).
 
     The input is checked before anything trains: wrong axes or dimensions, NaN/inf, a
     constant (all-zero, say) image, an empty list or images smaller than a patch raise
     ``ValueError``.
     """
+    previous = state = None
+    if resume is not None:
+        previous = N2VModel.load(resume, device=device, which="last")
+        state = load_training_state(resume)
+        config = continued_config(previous.config, state, config, more_epochs=more_epochs, folder=resume)
     config = config or N2VConfig()
     samples = training_samples(images, config, axes=axes, names=names)
     channels = samples[0].shape[0]
+    if previous is not None and previous.channels != channels:
+        raise ValueError(
+            f"{resume} was trained on {previous.channels}-channel images, these have {channels}; continue it with "
+            f"images of {previous.channels} channel{'s' * (previous.channels != 1)}, or start a new training"
+        )
     if preview_image is not None and preview_axes is None and axes is not None:
         preview_axes = axes if isinstance(axes, str) else list(axes)[0]
     if preview_image is not None and preview_axes is not None:
@@ -137,7 +160,10 @@ def train_n2v(
             )
     if config.seed is not None:
         torch.manual_seed(config.seed)
-    normalizer = fit_normalizer(samples, config.normalization, config.percentile_low, config.percentile_high, per_channel=True)
+    if previous is not None:
+        normalizer = previous.normalizer
+    else:
+        normalizer = fit_normalizer(samples, config.normalization, config.percentile_low, config.percentile_high, per_channel=True)
     normalized = [normalizer.normalize(s) for s in samples]
     train_images, val_patches = split_validation(
         normalized,
@@ -148,9 +174,11 @@ def train_n2v(
         min_rows=2 * config.neighborhood_radius + 1,
     )
     torch_device = choose_device(device)
-    net = UNet(config.unet_spec(channels)).to(torch_device)
+    net = previous.net.train() if previous is not None else UNet(config.unet_spec(channels)).to(torch_device)
+    if resume is not None:
+        out_dir = continue_into(resume, out_dir)
     preview = None
     if preview_image is not None:
         preview = N2VPreview(np.asarray(preview_image, dtype=np.float32), config, normalizer, preview_axes)
     task = N2VTask(net, config, normalizer, train_images, val_patches, preview)
-    yield from run_training(task, config.schedule(), out_dir=out_dir, preview_every=preview_every)
+    yield from run_training(task, config.schedule(), out_dir=out_dir, preview_every=preview_every, resume=state)

@@ -29,6 +29,21 @@ def spin_box(value: int, low: int, high: int, step: int = 1) -> QSpinBox:
     return box
 
 
+def seed_box() -> QSpinBox:
+    """A random-seed box: "random" (a fresh seed each run, the default) or a seed from 0 to 2**31 - 2, to repeat a run."""
+    box = QSpinBox()
+    box.setRange(-1, 2**31 - 2)
+    box.setSpecialValueText("random")
+    box.setValue(-1)
+    box.setToolTip("the same seed, data and settings repeat a training on the same device; 'random' draws a new seed")
+    return box
+
+
+def seed_of(box: QSpinBox) -> int | None:
+    """The seed a :func:`seed_box` shows, ``None`` for "random"."""
+    return None if box.value() < 0 else box.value()
+
+
 def learning_rate_box(value: float) -> QDoubleSpinBox:
     """A learning-rate box: six decimals, from 1e-6 to 1, steps of 1e-4."""
     box = QDoubleSpinBox()

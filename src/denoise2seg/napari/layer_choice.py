@@ -316,6 +316,35 @@ def show_result(
     return viewer.add_image(data, name=name, **{"contrast_limits": display_range(data), **kwargs})
 
 
+def window_on_image(window_layer, source) -> np.ndarray:
+    """The Labels layer ``window_layer`` (a result drawn on part of ``source``, see :func:`show_result`) as labels of ``source``'s shape.
+
+    The window is put where it is drawn (its translate against ``source``'s, in pixels)
+    into zeros of the shape of ``source.data``, so that objects painted or corrected in
+    it annotate those pixels of the image. Raises ``ValueError`` naming both layers when
+    the window is not drawn on whole pixels of ``source`` inside it.
+    """
+    window = np.asarray(window_layer.data)
+    shape = tuple(np.shape(source.data))
+    scale = np.asarray(source.scale, dtype=float)[-window.ndim :]
+    position = (np.asarray(window_layer.translate, dtype=float) - np.asarray(source.translate, dtype=float)[-window.ndim :]) / scale
+    offset = np.round(position).astype(int)
+    fits = (
+        window.ndim == len(shape)
+        and np.allclose(np.asarray(window_layer.scale, dtype=float), scale)
+        and np.allclose(position, offset, atol=1e-3)
+        and all(0 <= o and o + n <= s for o, n, s in zip(offset, window.shape, shape))
+    )
+    if not fits:
+        raise ValueError(
+            f"the Labels layer {window_layer.name!r} (shape {window.shape}) does not lie on whole pixels of the image "
+            f"{source.name!r} (shape {shape}); paint the labels on a layer of the image's shape"
+        )
+    labels = np.zeros(shape, dtype=np.int32)
+    labels[tuple(slice(o, o + n) for o, n in zip(offset, window.shape))] = window
+    return labels
+
+
 def show_preview(viewer: napari.Viewer, name: str, prediction: np.ndarray, source, offset: tuple[int, ...], layer_type: str = "image", **kwargs):
     """Show the prediction for a :func:`preview_crop` window of ``source`` on the frame and pixels it came from."""
     frame = prediction[None] if len(offset) == 3 else prediction

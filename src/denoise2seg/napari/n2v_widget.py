@@ -16,8 +16,9 @@ from ..data.axes import parse_axes_list
 from ..io.model_folder import ModelFolderError
 from ..n2v import N2VConfig, N2VModel, train_n2v
 from ..training import TrainingEvent
+from ..training.state import has_training_state
 from .background import start_worker
-from .controls import Collapsible, device_combo, dock_layout, spin_box
+from .controls import Collapsible, device_combo, dock_layout, seed_box, seed_of, spin_box
 from .layer_choice import LayerList, images_of, layer_axes_guess, preview_window, show_result
 from .training_panel import TrainingPanel
 
@@ -50,6 +51,11 @@ class N2VWidget(QWidget):
     steps into the ``denoised`` layer, drawn on those pixels: a layer with the input's
     axes (the input's shape for an image that fits the window), one frame long on the
     sample axes.
+
+    "Continue training" goes on with the model in "Model folder" (trained here or loaded)
+    for "Epochs" more epochs, on the chosen layers, into a new folder: its own settings,
+    weights, optimiser state and step count carry on, and the loss curve continues. "Seed"
+    (under Advanced) repeats a run; "random" draws a new seed each time.
     """
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
@@ -73,6 +79,7 @@ class N2VWidget(QWidget):
         self.depth_spin = spin_box(_DEFAULTS["depth"], 1, 5)
         self.filters_spin = spin_box(_DEFAULTS["n_filters"], 4, 256, 4)
         self.preview_spin = spin_box(50, 1, 100_000)
+        self.seed_spin = seed_box()
         self.n2v2_check = QCheckBox("N2V2 (no checkerboard artefacts)")
         self.n2v2_check.setToolTip(
             "blur-pool U-Net without the top skip connection and median blind-spot replacement (Hoeck et al. 2022); "
@@ -85,8 +92,9 @@ class N2VWidget(QWidget):
         self.load_button = QPushButton("Load...")
         self.save_button.clicked.connect(self._on_save)
         self.load_button.clicked.connect(self._on_load)
-        self.panel = TrainingPanel("Train", title="N2V training")
+        self.panel = TrainingPanel("Train", title="N2V training", continue_text="Continue training")
         self.panel.train_button.clicked.connect(self.train)
+        self.panel.continue_button.clicked.connect(self.continue_training)
 
         self.advanced = Collapsible([
             ("Patch size", self.patch_spin),
@@ -94,6 +102,7 @@ class N2VWidget(QWidget):
             ("U-Net depth", self.depth_spin),
             ("U-Net filters", self.filters_spin),
             ("Preview every (steps)", self.preview_spin),
+            ("Seed", self.seed_spin),
             ("Network", self.n2v2_check),
         ])
         folder_buttons = QHBoxLayout()
@@ -148,18 +157,30 @@ class N2VWidget(QWidget):
             depth=self.depth_spin.value(),
             n_filters=self.filters_spin.value(),
             n2v2=self.n2v2_check.isChecked(),
+            seed=seed_of(self.seed_spin),
         )
 
     def train(self) -> None:
         """Check the chosen layers and settings, then train in a worker thread (Train button)."""
+        self._start(resume=None)
+
+    def continue_training(self) -> None:
+        """Continue the training of the model in "Model folder" for "Epochs" more epochs (Continue training button)."""
+        if not has_training_state(self.model_folder):
+            show_error("N2V: no training to continue: train a model here or load a model folder written by a training")
+            return
+        self._start(resume=self.model_folder)
+
+    def _start(self, resume: Path | None) -> None:
         try:
             layers = self.chosen_layers()
             axes = self.chosen_axes(len(layers))
             images = images_of(layers, for_training=True, axes=axes)
-            config = self.config()
+            config = self.config() if resume is None else None
         except ValueError as err:
             show_error(f"N2V: {err}")
             return
+        more_epochs = self.epochs_spin.value() if resume is not None else None
         folder = Path(tempfile.mkdtemp(prefix="n2v-model-"))
         preview, offset = preview_window(self.viewer, layers[0], images[0], axes[0])
         self._preview_at = (layers[0], offset)
@@ -172,11 +193,15 @@ class N2VWidget(QWidget):
             lambda: train_n2v(
                 images, config, axes=axes, names=names, out_dir=folder, device=device,
                 preview_image=preview, preview_axes=axes[0], preview_every=preview_every,
+                resume=resume, more_epochs=more_epochs,
             ),
             on_event=self._on_event,
             on_finished=self._on_finished,
             disable=[self.image_list, self.save_button, self.load_button],
+            keep_plot=resume is not None,
         )
+        if resume is not None:
+            self.panel.status.setText(f"continuing {resume} (its settings) for {more_epochs} more epochs")
 
     def _on_event(self, event: TrainingEvent) -> None:
         if event.kind == "preview" and event.preview is not None:
@@ -192,11 +217,13 @@ class N2VWidget(QWidget):
     def _on_finished(self) -> None:
         if self._training_folder is not None and (self._training_folder / "config.json").is_file():
             self._set_model_folder(self._training_folder)
+        self.panel.continue_button.setEnabled(has_training_state(self.model_folder))
 
     def _set_model_folder(self, folder: Path) -> None:
         self.model_folder = Path(folder)
         _N2V_FOLDERS[self.viewer] = self.model_folder
         self.folder_label.setText(str(self.model_folder))
+        self.panel.continue_button.setEnabled(not self.panel.running and has_training_state(self.model_folder))
 
     def save_model(self, destination: str | Path) -> Path:
         """Copy the current model folder to ``destination`` (a new folder) and use the copy from now on."""

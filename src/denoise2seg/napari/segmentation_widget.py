@@ -15,31 +15,34 @@ from ..metrics import InstanceScores, score_image
 from ..segmentation import SCHEMES, SegmentationConfig, SegmentationModel, train_segmentation
 from ..segmentation.config import FINETUNE_SCHEMES
 from ..training import TrainingEvent
+from ..training.state import has_training_state
 from .background import start_worker
-from .controls import Collapsible, device_combo, dock_layout, learning_rate_box, spin_box
-from .layer_choice import LayerCombo, LayerList, images_of, is_ground_truth, preview_crop, show_preview
+from .controls import Collapsible, device_combo, dock_layout, learning_rate_box, seed_box, seed_of, spin_box
+from .layer_choice import LayerCombo, LayerList, images_of, is_ground_truth, placement, preview_crop, show_preview, window_on_image
 from .n2v_widget import DENOISED_LAYER, current_n2v_folder
 from .training_panel import TrainingPanel
 
 SEGMENTATION_LAYER = "segmentation"
+# The image-sized copy of a corrected segmentation layer that a training starts from.
+CORRECTED_LAYER = "corrected segmentation"
 METHOD_NAMES = {"U-Net (3-class)": "unet", "StarDist": "stardist"}
 _DEFAULTS = {f.name: f.default for f in fields(SegmentationConfig)}
 
 
-def annotations_of(labels_layer, images: list[np.ndarray]) -> list[np.ndarray]:
-    """The Labels layer's data for each image: same shape as every image, or ``ValueError``.
+def annotations_of(labels, name: str, images: list[np.ndarray]) -> list[np.ndarray]:
+    """The labels (the data of the Labels layer ``name``) for each image: same shape as every image, or ``ValueError``.
 
     One Labels layer annotates all chosen images, so they must share its shape.
     """
-    labels = np.asarray(labels_layer.data)
+    labels = np.asarray(labels)
     for image in images:
         if image.shape != labels.shape:
             raise ValueError(
-                f"the Labels layer {labels_layer.name!r} has shape {labels.shape} but an image has shape {image.shape}; "
+                f"the Labels layer {name!r} has shape {labels.shape} but an image has shape {image.shape}; "
                 "paint the labels on a layer of the image's shape (Layer > New Labels layer while the image is selected)"
             )
     if not labels.any():
-        raise ValueError(f"the Labels layer {labels_layer.name!r} is empty: paint a few objects first")
+        raise ValueError(f"the Labels layer {name!r} is empty: paint a few objects first")
     return [labels.astype(np.int32, copy=False) for _ in images]
 
 
@@ -82,6 +85,14 @@ class SegmentationWidget(QWidget):
     its ground truth is offered first), that segmentation is scored against the ground
     truth's pixels of the region (AP at IoU 0.5, AP over IoU 0.5-0.9, SEG), shown under
     "Scores" and kept in :attr:`scores`.
+
+    Correct and retrain: after correcting the ``segmentation`` layer with napari's label
+    tools, choose it as "Annotations"; training then starts from an image-sized copy of
+    it, the ``corrected segmentation`` layer (kept, and chosen from then on), while the
+    new previews go to ``segmentation``. "Continue training" goes on with the model in
+    "Model folder" for "Epochs" more epochs with the current annotations, into a new
+    folder (its settings, weights, optimiser state and step count carry on, and the loss
+    curve continues); "Train" starts afresh. "Seed" (under Advanced) repeats a run.
     """
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
@@ -94,7 +105,8 @@ class SegmentationWidget(QWidget):
         self._preview: tuple = (None, None, ())
         self.image_list = LayerList(napari_viewer, exclude=(DENOISED_LAYER,))
         self.labels_combo = LayerCombo(
-            napari_viewer, napari.layers.Labels, optional=True, exclude=(SEGMENTATION_LAYER,), prefer=lambda layer: not is_ground_truth(layer)
+            napari_viewer, napari.layers.Labels, optional=True,
+            prefer=lambda layer: not is_ground_truth(layer) and layer.name != SEGMENTATION_LAYER,
         )
         self.truth_combo = LayerCombo(
             napari_viewer, napari.layers.Labels, optional=True, exclude=(SEGMENTATION_LAYER,), prefer=is_ground_truth,
@@ -120,11 +132,13 @@ class SegmentationWidget(QWidget):
         self.filters_spin = spin_box(_DEFAULTS["n_filters"], 4, 256, 4)
         self.margin_spin = spin_box(_DEFAULTS["annotation_margin"], 0, 1000)
         self.preview_spin = spin_box(50, 1, 100_000)
+        self.seed_spin = seed_box()
         self.device_combo = device_combo()
         self.folder_label = QLabel("(new folder when training starts)")
         self.folder_label.setWordWrap(True)
-        self.panel = TrainingPanel("Train", title="Segmentation training")
+        self.panel = TrainingPanel("Train", title="Segmentation training", continue_text="Continue training")
         self.panel.train_button.clicked.connect(self.train)
+        self.panel.continue_button.clicked.connect(self.continue_training)
 
         n2v_row = QHBoxLayout()
         n2v_row.addWidget(self.n2v_folder_edit)
@@ -137,6 +151,7 @@ class SegmentationWidget(QWidget):
             ("U-Net filters", self.filters_spin),
             ("Annotation margin (px)", self.margin_spin),
             ("Preview every (steps)", self.preview_spin),
+            ("Seed", self.seed_spin),
         ])
         rows = [
             ("Images", self.image_list),
@@ -189,29 +204,55 @@ class SegmentationWidget(QWidget):
             depth=self.depth_spin.value(),
             n_filters=self.filters_spin.value(),
             annotation_margin=self.margin_spin.value(),
+            seed=seed_of(self.seed_spin),
         )
 
     def train(self) -> None:
         """Check the layers, labels, scheme and N2V model, then train in a worker thread (Train button)."""
+        self._start(resume=None)
+
+    def continue_training(self) -> None:
+        """Continue the training of the model in "Model folder" for "Epochs" more epochs on the current annotations."""
+        if not has_training_state(self.model_folder):
+            show_error("Segmentation: no training to continue: train a model here first")
+            return
+        self._start(resume=self.model_folder)
+
+    def _annotations(self, layers: list, images: list[np.ndarray]):
+        """The chosen annotation layer and its labels per image; a corrected ``segmentation`` window becomes an image-sized layer."""
+        labels_layer = self.labels_combo.chosen()
+        if labels_layer is None:
+            truth = [layer.name for layer in self.viewer.layers if is_ground_truth(layer)]
+            hint = f"; {', '.join(map(repr, truth))} came with the data as ground truth and is not chosen unless you pick it" if truth else ""
+            raise ValueError(f"choose the Labels layer with your annotations (Layer > New Labels layer, then paint){hint}")
+        if labels_layer.name != SEGMENTATION_LAYER:
+            return labels_layer, annotations_of(labels_layer.data, labels_layer.name, images)
+        corrected = window_on_image(labels_layer, layers[0])
+        labels = annotations_of(corrected, SEGMENTATION_LAYER, images)
+        if CORRECTED_LAYER in self.viewer.layers:
+            self.viewer.layers.remove(CORRECTED_LAYER)
+        labels_layer = self.viewer.add_labels(corrected, name=CORRECTED_LAYER, **placement(layers[0], corrected.ndim))
+        self.labels_combo.setCurrentText(CORRECTED_LAYER)
+        return labels_layer, labels
+
+    def _start(self, resume: Path | None) -> None:
         try:
             layers = self.image_list.chosen()
             images = images_of(layers, for_training=True)
-            labels_layer = self.labels_combo.chosen()
-            if labels_layer is None:
-                truth = [layer.name for layer in self.viewer.layers if is_ground_truth(layer)]
-                hint = f"; {', '.join(map(repr, truth))} came with the data as ground truth and is not chosen unless you pick it" if truth else ""
-                raise ValueError(f"choose the Labels layer with your annotations (Layer > New Labels layer, then paint){hint}")
-            labels = annotations_of(labels_layer, images)
             config = self.config()
-            n2v = self.n2v_folder() if config.uses_n2v else None
-            if config.uses_n2v and n2v is None:
+            n2v = self.n2v_folder() if config.uses_n2v and resume is None else None
+            if resume is None and config.uses_n2v and n2v is None:
                 raise ValueError(f"scheme {config.scheme!r} needs an N2V model: train one in the N2V widget or choose its folder")
             if n2v is not None and not (Path(n2v) / "config.json").is_file():
                 raise ValueError(f"{n2v} is not a model folder (it has no config.json)")
+            labels_layer, labels = self._annotations(layers, images)
         except ValueError as err:
             show_error(f"Segmentation: {err}")
             return
-        folder = Path(tempfile.mkdtemp(prefix=f"{config.method}-{config.scheme}-model-"))
+        more_epochs = self.epochs_spin.value() if resume is not None else None
+        if resume is not None:
+            config = None
+        folder = Path(tempfile.mkdtemp(prefix="segmentation-model-"))
         preview, offset = preview_crop(self.viewer, layers[0], images[0])
         self._preview = (preview, layers[0], offset)
         device = self.device_combo.currentText()
@@ -222,13 +263,20 @@ class SegmentationWidget(QWidget):
         self.scores_label.setText("")
         self.panel.run(
             lambda: train_segmentation(
-                images, labels, config, n2v_model=n2v, out_dir=folder, device=device, preview_image=preview, preview_every=preview_every
+                images, labels, config, n2v_model=n2v, out_dir=folder, device=device, preview_image=preview,
+                preview_every=preview_every, resume=resume, more_epochs=more_epochs,
             ),
             on_event=self._on_event,
             on_finished=self._on_finished,
             disable=[self.image_list, self.labels_combo, self.method_combo, self.scheme_combo],
+            keep_plot=resume is not None,
         )
-        self.panel.status.setText(f"starting: annotations from {labels_layer.name!r}")
+        if resume is not None:
+            self.panel.status.setText(
+                f"continuing {resume} (its settings) for {more_epochs} more epochs: annotations from {labels_layer.name!r}"
+            )
+        else:
+            self.panel.status.setText(f"starting: annotations from {labels_layer.name!r}")
 
     def _on_event(self, event: TrainingEvent) -> None:
         if event.kind == "preview" and event.preview is not None:
@@ -240,9 +288,11 @@ class SegmentationWidget(QWidget):
 
     def _on_finished(self) -> None:
         if self._training_folder is None or not (self._training_folder / "config.json").is_file():
+            self.panel.continue_button.setEnabled(has_training_state(self.model_folder))
             return
         self.model_folder = self._training_folder
         self.folder_label.setText(str(self.model_folder))
+        self.panel.continue_button.setEnabled(has_training_state(self.model_folder))
         preview, source, offset = self._preview
         truth = None
         truth_layer = self.truth_combo.chosen()

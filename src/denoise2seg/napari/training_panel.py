@@ -291,9 +291,14 @@ class TrainingPanel(QWidget):
     widgets passed as ``disable`` are disabled and Stop is enabled; all are restored
     when the worker finishes, whatever the outcome.
 
+    With ``continue_text`` the panel has a :attr:`continue_button` too, beside Train,
+    which the owner connects and enables (when there is a run to continue); a continued
+    run is started with ``run(..., keep_plot=True)`` so that its losses extend the curve.
+
     Attributes
     ----------
     train_button, stop_button : QPushButton
+    continue_button : QPushButton or None
     progress : QProgressBar
         Steps done out of ``total_steps``.
     status : QLabel
@@ -302,9 +307,14 @@ class TrainingPanel(QWidget):
     runner : TrainingRunner
     """
 
-    def __init__(self, train_text: str = "Train", parent: QWidget | None = None, *, title: str = "Training") -> None:
+    def __init__(
+        self, train_text: str = "Train", parent: QWidget | None = None, *, title: str = "Training", continue_text: str | None = None
+    ) -> None:
         super().__init__(parent)
         self.train_button = QPushButton(train_text)
+        self.continue_button = QPushButton(continue_text) if continue_text else None
+        if self.continue_button is not None:
+            self.continue_button.setEnabled(False)
         self.stop_button = QPushButton("Stop")
         self.stop_button.setEnabled(False)
         self.stop_button.clicked.connect(self.stop)
@@ -320,6 +330,8 @@ class TrainingPanel(QWidget):
         self._disabled: list[QWidget] = []
         buttons = QHBoxLayout()
         buttons.addWidget(self.train_button)
+        if self.continue_button is not None:
+            buttons.addWidget(self.continue_button)
         buttons.addWidget(self.stop_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -340,8 +352,9 @@ class TrainingPanel(QWidget):
         on_finished: Callable[[], None] | None = None,
         title: str | None = None,
         disable: Iterable[QWidget] = (),
+        keep_plot: bool = False,
     ) -> GeneratorWorker:
-        """Clear the plot and progress, disable the controls and start ``factory()`` in a worker.
+        """Clear the plot (unless ``keep_plot``) and progress, disable the controls and start ``factory()`` in a worker.
 
         ``on_event`` runs on the GUI thread for every event, after the panel's own
         progress/plot update; ``on_finished`` after the worker ended (check
@@ -352,11 +365,12 @@ class TrainingPanel(QWidget):
             self.runner.title = title
         self._on_event_callback = on_event
         self._on_finished_callback = on_finished
-        self.plot.clear()
+        if not keep_plot:
+            self.plot.clear()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.status.setText("starting...")
-        self._disabled = [self.train_button, *disable]
+        self._disabled = [self.train_button, *([self.continue_button] if self.continue_button is not None else []), *disable]
         for widget in self._disabled:
             widget.setEnabled(False)
         self.stop_button.setEnabled(True)

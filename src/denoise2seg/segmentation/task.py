@@ -77,6 +77,9 @@ class SegmentationTask(TrainingTask):
             total += float(self.loss(output, targets))
         return total / len(self.val)
 
+    def generators(self) -> list[torch.Generator]:
+        return [self.generator, self.sampler.generator]
+
     def preview(self) -> np.ndarray | None:
         if self.preview_input is None:
             return None

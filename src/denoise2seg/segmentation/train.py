@@ -13,10 +13,11 @@ from ..data.normalization import PercentileNormalizer
 from ..io.model_folder import WEIGHT_FILES, load_into, save_model_folder
 from ..n2v import N2VModel
 from ..training import TrainingEvent, choose_device, run_training
+from ..training.state import continue_into, continued_config, load_training_state
 from ..validation import check_image, check_training_images
 from .annotations import AnnotatedFrame, collect_annotated_frames, frames_of, split_frames
 from .config import SegmentationConfig
-from .model import SegmentationModel, store_n2v
+from .model import N2V_SUBFOLDER, SegmentationModel, store_n2v
 from .networks import build_network, init_from_n2v
 from .postprocess_process import tune_stardist_thresholds
 from .star_convex import stardist_targets
@@ -59,6 +60,8 @@ def train_segmentation(
     preview_image: np.ndarray | None = None,
     preview_every: int = 0,
     validation: tuple | None = None,
+    resume: str | Path | None = None,
+    more_epochs: int | None = None,
 ) -> Iterator[TrainingEvent]:
     """Train a VoidSeg segmentation model and yield training events.
 
@@ -86,6 +89,15 @@ def train_segmentation(
         Separate annotated data for the validation loss and the threshold choice;
         otherwise part of the annotated frames is held out (see
         :class:`SegmentationConfig`).
+    resume : path, optional
+        Segmentation model folder of an earlier run (stopped or finished) to continue,
+        for instance on labels corrected since: its settings, normalisation, N2V model and
+        last weights are used, and its step count, optimiser state, learning rate and
+        random streams go on (see :mod:`denoise2seg.training.state`). ``config`` may then
+        only change ``epochs``, the total counted from the first run's start (``None``
+        continues to the planned end), and ``n2v_model`` is not needed. ``out_dir``
+        defaults to ``resume`` (continued in place); another folder gets a copy of its
+        best model first and ``resume`` stays unchanged.
 
     After the last epoch, and also when the generator is closed early (Stop), the
     best weights are reloaded and the post-processing thresholds that maximise AP on
@@ -94,6 +106,12 @@ def train_segmentation(
     Bad input (mismatched shapes, no annotated frame, a finetune scheme with StarDist,
     a missing N2V model) raises ``ValueError`` before anything trains.
     """
+    previous = state = None
+    if resume is not None:
+        previous = SegmentationModel.load(resume, device=device, which="last")
+        state = load_training_state(resume)
+        config = continued_config(previous.config, state, config, more_epochs=more_epochs, folder=resume)
+        n2v_model = Path(resume) / N2V_SUBFOLDER if config.uses_n2v else None
     config = config or SegmentationConfig()
     check_training_images(images, ndim=(2, 3))
     if config.uses_n2v and n2v_model is None:
@@ -111,18 +129,25 @@ def train_segmentation(
         preview_image = check_image(preview_image, ndim=2, name="preview image")
     torch_device = choose_device(device)
     n2v, n2v_source = _resolve_n2v(config, n2v_model, torch_device)
-    if n2v is not None:
+    if previous is not None:
+        normalizer = previous.normalizer
+    elif n2v is not None:
         normalizer = n2v.normalizer
     else:
         all_frames = [frame for frame, _ in frames_of(images)]
         normalizer = PercentileNormalizer.fit(all_frames, config.percentile_low, config.percentile_high)
     if config.seed is not None:
         torch.manual_seed(config.seed)
-    net = build_network(config)
-    if config.finetunes:
-        init_from_n2v(net, n2v.net)
-    net.to(torch_device)
+    if previous is not None:
+        net = previous.net.train()
+    else:
+        net = build_network(config)
+        if config.finetunes:
+            init_from_n2v(net, n2v.net)
+        net.to(torch_device)
     model = SegmentationModel(net, config, normalizer, n2v=n2v if config.denoises_input else None)
+    if resume is not None:
+        out_dir = continue_into(resume, out_dir)
     out_dir = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="denoise2seg-segmentation-"))
     out_dir.mkdir(parents=True, exist_ok=True)
     if n2v is not None:
@@ -137,7 +162,7 @@ def train_segmentation(
         [_targets(f, config) for f in val_frames],
         preview_input=model.network_input(preview_image) if preview_image is not None else None,
     )
-    events = run_training(task, config.schedule(), out_dir=out_dir, preview_every=preview_every)
+    events = run_training(task, config.schedule(), out_dir=out_dir, preview_every=preview_every, resume=state)
     tuned = False
     try:
         for event in events:

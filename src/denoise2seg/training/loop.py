@@ -21,6 +21,7 @@ from torch import nn
 
 from ..io.model_folder import save_model_folder
 from .events import TrainingEvent
+from .state import TrainingState, save_training_state
 
 
 @dataclass
@@ -63,6 +64,8 @@ class TrainingTask:
     :meth:`training_loss` (draws its own batch, returns a scalar tensor) and
     :meth:`validation_loss`; :meth:`model_record` returns the JSON-able description
     (kind, network, config, normalisation, ...) written into the model folder.
+    :meth:`generators` lists the random generators that draw batches, augmentations and
+    masks, so that a resumed run continues their streams.
     """
 
     model: nn.Module
@@ -87,6 +90,10 @@ class TrainingTask:
     def model_record(self) -> dict:
         raise NotImplementedError
 
+    def generators(self) -> list[torch.Generator]:
+        """The task's random generators, saved and restored with the training state (none by default)."""
+        return []
+
 
 def _make_scheduler(optimizer: torch.optim.Optimizer, schedule: Schedule):
     if schedule.lr_schedule == "plateau":
@@ -108,6 +115,7 @@ def run_training(
     *,
     out_dir: str | Path | None = None,
     preview_every: int = 0,
+    resume: TrainingState | None = None,
 ) -> Iterator[TrainingEvent]:
     """Train ``task.model`` and yield :class:`TrainingEvent` objects as it goes.
 
@@ -126,6 +134,13 @@ def run_training(
         Yield a ``"preview"`` event every this many steps, and after the last step when
         that was not one of them, so the final network is always shown (0: at the end of
         each epoch only). Only when the task has a preview image.
+    resume : TrainingState, optional
+        Continue a run: ``task.model`` holds its last weights, and the step count,
+        optimiser, learning-rate schedule, best validation loss and the task's random
+        streams are restored, so the run goes on at the next step until
+        ``schedule.total_steps`` (counted from the first run's start). A
+        :class:`TrainingState` is written as ``training_state.pt`` with every
+        ``last.safetensors``.
     """
     out_dir = Path(out_dir) if out_dir is not None else None
     model = task.model
@@ -141,9 +156,25 @@ def run_training(
     saved_step = -1
     best_val = math.inf
     has_best = False
+    if resume is not None:
+        _restore(resume, schedule, optimizer, scheduler, task, device)
+        step, best_val, has_best = resume.step, resume.best_val, resume.has_best
 
     def save(which: str) -> Path:
-        return save_model_folder(out_dir, task.model_record(), model.state_dict(), which=which)
+        folder = save_model_folder(out_dir, task.model_record(), model.state_dict(), which=which)
+        if which == "last":
+            state = TrainingState(
+                step=step,
+                steps_per_epoch=schedule.steps_per_epoch,
+                optimizer=optimizer.state_dict(),
+                scheduler=scheduler.state_dict() if scheduler is not None else None,
+                best_val=best_val,
+                has_best=has_best,
+                generators=[g.get_state() for g in task.generators()],
+                device_type=device.type,
+            )
+            save_training_state(out_dir, state)
+        return folder
 
     def preview_event(epoch: int) -> TrainingEvent | None:
         model.eval()
@@ -154,11 +185,13 @@ def run_training(
             return None
         return TrainingEvent("preview", step, total, epoch, preview=image)
 
-    epoch = 0
+    first_epoch = step // schedule.steps_per_epoch + 1
+    done_in_first = step % schedule.steps_per_epoch
+    epoch = first_epoch - 1
     try:
-        for epoch in range(1, schedule.epochs + 1):
+        for epoch in range(first_epoch, schedule.epochs + 1):
             task.train_mode()
-            for _ in range(schedule.steps_per_epoch):
+            for _ in range(schedule.steps_per_epoch - (done_in_first if epoch == first_epoch else 0)):
                 optimizer.zero_grad(set_to_none=True)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                     loss = task.training_loss()
@@ -187,10 +220,10 @@ def run_training(
             if is_best:
                 best_val = val_loss
             if out_dir is not None:
-                save("last")
                 if is_best:
                     save("best")
                     has_best = True
+                save("last")
                 saved_step = step
                 yield TrainingEvent("checkpoint", step, total, epoch, val_loss=val_loss, path=out_dir, is_best=is_best)
             yield TrainingEvent(
@@ -207,10 +240,39 @@ def run_training(
         yield TrainingEvent("done", step, total, epoch, val_loss=best_val if has_best else None, path=out_dir)
     finally:
         # Stopped before the first step: nothing was trained, so nothing is written.
-        if out_dir is not None and 0 < step != saved_step and _weights_finite(model):
-            save("last")
+        if out_dir is not None and step != saved_step and step > (resume.step if resume else 0) and _weights_finite(model):
             if not has_best:
                 save("best")
+                has_best = True
+            save("last")
+
+
+def _restore(
+    state: TrainingState, schedule: Schedule, optimizer: torch.optim.Optimizer, scheduler, task: TrainingTask, device: torch.device
+) -> None:
+    """Put the optimiser, the learning-rate schedule and the task's random streams where ``state`` left them."""
+    if state.steps_per_epoch != schedule.steps_per_epoch:
+        raise ValueError(
+            f"the run to continue has {state.steps_per_epoch} steps per epoch, this one {schedule.steps_per_epoch}; "
+            "keep the steps per epoch of the first run"
+        )
+    if state.step >= schedule.total_steps:
+        raise ValueError(
+            f"the run to continue has already trained {state.step} steps ({state.epochs_begun} epochs) of the "
+            f"{schedule.total_steps} asked for; ask for more than {state.epochs_begun} epochs to train further"
+        )
+    if (state.scheduler is None) != (scheduler is None):
+        raise ValueError("the run to continue used another learning-rate schedule; keep the schedule of the first run")
+    optimizer.load_state_dict(state.optimizer)
+    if scheduler is not None:
+        scheduler.load_state_dict(state.scheduler)
+        if schedule.lr_schedule == "cosine":
+            # A longer run anneals over its new length from where the first one was.
+            scheduler.T_max = schedule.total_steps
+    generators = task.generators()
+    if state.device_type == device.type and len(state.generators) == len(generators):
+        for generator, generator_state in zip(generators, state.generators):
+            generator.set_state(generator_state)
 
 
 def _weights_finite(model: nn.Module) -> bool:
