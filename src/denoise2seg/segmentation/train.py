@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -13,7 +14,7 @@ from ..data.normalization import PercentileNormalizer
 from ..io.model_folder import WEIGHT_FILES, load_into, save_model_folder
 from ..n2v import N2VModel
 from ..training import TrainingEvent, choose_device, run_training
-from ..training.state import continue_into, continued_config, load_training_state
+from ..training.state import TrainingState, continue_into, continued_config, load_training_state
 from ..validation import check_image, check_training_images
 from .annotations import AnnotatedFrame, collect_annotated_frames, frames_of, split_frames
 from .config import SegmentationConfig
@@ -38,6 +39,15 @@ def _network_inputs(model: SegmentationModel, frames: list[AnnotatedFrame]) -> l
     for frame in frames:
         inputs.append(model.network_input(frame.frame)[frame.crop][None].astype(np.float32))
     return inputs
+
+
+def _check_n2v_given(config: SegmentationConfig, n2v_model) -> None:
+    """``ValueError`` when the scheme of ``config`` needs an N2V model and none is given."""
+    if config.uses_n2v and n2v_model is None:
+        raise ValueError(
+            f"scheme {config.scheme!r} needs a trained N2V model: pass n2v_model (an N2VModel or its model folder), "
+            "or use scheme 'baseline'"
+        )
 
 
 def _resolve_n2v(config: SegmentationConfig, n2v_model, device: torch.device) -> tuple[N2VModel | None, Path | None]:
@@ -114,17 +124,53 @@ def train_segmentation(
         n2v_model = Path(resume) / N2V_SUBFOLDER if config.uses_n2v else None
     config = config or SegmentationConfig()
     check_training_images(images, ndim=(2, 3))
-    if config.uses_n2v and n2v_model is None:
-        raise ValueError(
-            f"scheme {config.scheme!r} needs a trained N2V model: pass n2v_model (an N2VModel or its model folder), "
-            "or use scheme 'baseline'"
-        )
+    _check_n2v_given(config, n2v_model)
     frames = collect_annotated_frames(images, labels, margin=config.annotation_margin, patch_shape=config.patch_shape)
     if validation is not None:
         val_frames = collect_annotated_frames(*validation, margin=config.annotation_margin, patch_shape=(1, 1))
         train_frames = frames
     else:
         train_frames, val_frames = split_frames(frames, config.validation_fraction, config.min_frames_for_split, config.seed)
+    continuation = _Continuation(previous, state, Path(resume)) if resume is not None else None
+    yield from train_on_frames(
+        train_frames, val_frames, config, n2v_model=n2v_model, normalizer_frames=[frame for frame, _ in frames_of(images)],
+        out_dir=out_dir, device=device, preview_image=preview_image, preview_every=preview_every, continuation=continuation,
+    )
+
+
+@dataclass
+class _Continuation:
+    """The run a training continues: its model (last weights), training state and folder."""
+
+    model: SegmentationModel
+    state: TrainingState
+    folder: Path
+
+
+def train_on_frames(
+    train_frames: list[AnnotatedFrame],
+    val_frames: list[AnnotatedFrame],
+    config: SegmentationConfig,
+    *,
+    n2v_model: N2VModel | str | Path | None = None,
+    normalizer_frames: list[np.ndarray] | None = None,
+    out_dir: str | Path | None = None,
+    device: str | torch.device | None = "auto",
+    preview_image: np.ndarray | None = None,
+    preview_every: int = 0,
+    continuation: _Continuation | None = None,
+) -> Iterator[TrainingEvent]:
+    """Train on annotated frames already split into training and validation (:func:`train_segmentation`'s second half).
+
+    The scheme comparison (:mod:`.compare`) calls it with the frames of its folds.
+    ``normalizer_frames`` are the 2D frames the baseline's percentile normalisation is
+    fitted to (default: the training frames' whole frames); the other parameters are
+    those of :func:`train_segmentation`, and the thresholds are tuned on ``val_frames``.
+    """
+    _check_n2v_given(config, n2v_model)
+    previous = continuation.model if continuation is not None else None
+    if normalizer_frames is None:
+        normalizer_frames = [f.frame for f in train_frames]
     if preview_image is not None:
         preview_image = check_image(preview_image, ndim=2, name="preview image")
     torch_device = choose_device(device)
@@ -134,8 +180,7 @@ def train_segmentation(
     elif n2v is not None:
         normalizer = n2v.normalizer
     else:
-        all_frames = [frame for frame, _ in frames_of(images)]
-        normalizer = PercentileNormalizer.fit(all_frames, config.percentile_low, config.percentile_high)
+        normalizer = PercentileNormalizer.fit(normalizer_frames, config.percentile_low, config.percentile_high)
     if config.seed is not None:
         torch.manual_seed(config.seed)
     if previous is not None:
@@ -146,8 +191,8 @@ def train_segmentation(
             init_from_n2v(net, n2v.net)
         net.to(torch_device)
     model = SegmentationModel(net, config, normalizer, n2v=n2v if config.denoises_input else None)
-    if resume is not None:
-        out_dir = continue_into(resume, out_dir)
+    if continuation is not None:
+        out_dir = continue_into(continuation.folder, out_dir)
     out_dir = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="denoise2seg-segmentation-"))
     out_dir.mkdir(parents=True, exist_ok=True)
     if n2v is not None:
@@ -162,7 +207,7 @@ def train_segmentation(
         [_targets(f, config) for f in val_frames],
         preview_input=model.network_input(preview_image) if preview_image is not None else None,
     )
-    events = run_training(task, config.schedule(), out_dir=out_dir, preview_every=preview_every, resume=state)
+    events = run_training(task, config.schedule(), out_dir=out_dir, preview_every=preview_every, resume=continuation.state if continuation is not None else None)
     tuned = False
     try:
         for event in events:
