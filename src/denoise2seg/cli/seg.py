@@ -18,6 +18,7 @@ from ..metrics import score_images
 from ..segmentation import METHODS, SCHEMES, SegmentationConfig, SegmentationModel, train_segmentation
 from ..segmentation.model import KIND as MODEL_KIND
 from ..validation import check_images, check_label_mask, check_training_images
+from . import seg_compare
 from .file_axes import single_channel_frames
 from .progress import TrainingInterrupted, consume_with_progress, stop_report
 from .resume import add_resume_option, epochs_given, training_folder
@@ -207,3 +208,4 @@ def register(subparsers) -> None:
     evaluate.add_argument("--overwrite", action="store_true", help="replace an existing --json file (never an input)")
     evaluate.add_argument("--device", default="auto")
     evaluate.set_defaults(func=_evaluate)
+    seg_compare.register(commands)

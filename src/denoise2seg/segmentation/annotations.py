@@ -64,7 +64,7 @@ def annotated_region(labels: np.ndarray, margin: int) -> tuple[slice, slice] | N
     )
 
 
-def _grow_to(window: slice, size: int, length: int) -> slice:
+def grow_window(window: slice, size: int, length: int) -> slice:
     """Enlarge ``window`` symmetrically to at least ``size`` pixels inside ``[0, length)``."""
     missing = size - (window.stop - window.start)
     if missing <= 0:
@@ -125,7 +125,7 @@ def collect_annotated_frames(images, labels, *, margin: int, patch_shape: tuple[
                 )
             valid = np.zeros(frame.shape, dtype=bool)
             valid[region] = True
-            crop = tuple(_grow_to(w, p, s) for w, p, s in zip(region, patch_shape, frame.shape))
+            crop = tuple(grow_window(w, p, s) for w, p, s in zip(region, patch_shape, frame.shape))
             frames.append(
                 AnnotatedFrame(
                     frame[crop], fill_label_holes(frame_mask[crop]).astype(np.int32), valid[crop], frame, crop, (i, t)

@@ -1,0 +1,95 @@
+"""``denoise2seg seg compare``: cross-validate every VoidSeg scheme on the given labels, retrain and apply the best."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import tifffile
+
+from ..io.outputs import check_output_files, check_output_folder, unique_output_paths
+from ..io.tiff import read_tiffs
+from ..segmentation import SegmentationConfig
+from ..segmentation.compare import BUDGETS, METHODS_COMPARED, compare_schemes
+from ..validation import check_label_mask, check_training_images
+from .file_axes import single_channel_frames
+from .progress import TrainingInterrupted, consume_with_progress
+
+RESULT_FILES = ("comparison.csv", "comparison.md")
+
+
+def _compare(args: argparse.Namespace) -> int:
+    if len(args.labels) != len(args.images):
+        raise ValueError(f"got {len(args.images)} images but {len(args.labels)} label masks; give one mask per image")
+    inputs = [*args.images, *args.labels, *([args.n2v] if args.n2v is not None else [])]
+    out = check_output_folder(args.out, overwrite=args.overwrite, inputs=inputs)
+    results = check_output_files([out / name for name in RESULT_FILES], overwrite=args.overwrite, inputs=inputs)
+    targets = check_output_files(
+        unique_output_paths(args.images, out / "labels", suffix="_labels"), overwrite=args.overwrite, inputs=inputs
+    )
+    names = [str(p) for p in args.images]
+    images = check_training_images(single_channel_frames(args.images, read_tiffs(args.images), args.axes), ndim=(2, 3), names=names)
+    masks = [check_label_mask(mask, name=str(path)) for path, mask in zip(args.labels, read_tiffs(args.labels))]
+    budget = BUDGETS[args.budget]
+    print(f"comparing the schemes with the {budget.name} budget: {budget.expected}")
+    events = compare_schemes(
+        images, masks, n2v_model=args.n2v, methods=args.methods, budget=budget, margin=args.margin, seed=args.seed,
+        out_dir=out, device=args.device,
+    )
+    try:
+        last = consume_with_progress(_printing_results(events), description="scheme comparison")
+    except TrainingInterrupted:
+        print("comparison stopped: the schemes finished so far are printed above; no table was written", file=sys.stderr)
+        return 130
+    comparison = last.comparison
+    results[0].write_text(comparison.to_csv())
+    results[1].write_text(comparison.to_markdown())
+    (out / "labels").mkdir(exist_ok=True)
+    for target, labels in zip(targets, last.labels):
+        tifffile.imwrite(target, labels)
+    print()
+    print(comparison.to_markdown())
+    print(f"table: {results[0]}, {results[1]}; best scheme retrained on all labels: {last.path}; labels: {out / 'labels'}")
+    return 0
+
+
+def _printing_results(events):
+    """Pass ``events`` on, printing each scheme's result line as its folds end."""
+    for event in events:
+        if event.kind == "result":
+            r = event.result
+            print(f"\n{r.name}: AP {r.ap:.3f} ± {r.ap_se:.3f}, SEG {r.seg:.3f} ± {r.seg_se:.3f} over {len(r.fold_ap)} folds ({r.seconds:.0f} s)", flush=True)
+        yield event
+
+
+def register(commands) -> None:
+    """Add ``compare`` to the ``seg`` commands."""
+    compare = commands.add_parser(
+        "compare",
+        help="cross-validate every method x scheme on your labels, tell which is best, retrain and apply it",
+        description=(
+            "Train every VoidSeg scheme (U-Net: baseline, sequential, finetune, finetune-sequential; StarDist: baseline, "
+            "sequential) on one shared N2V model, cross-validated on the given labels without leakage, and write a table "
+            "of AP (IoU 0.5) and SEG with standard errors over folds. The best scheme (or, when tied, the one with the "
+            "highest mean AP) is retrained on all labels and applied to the images."
+        ),
+    )
+    compare.add_argument("images", nargs="+", type=Path, help="noisy images (2D or stacks of 2D frames), all used for N2V")
+    compare.add_argument("--labels", nargs="+", type=Path, required=True, help="instance masks, one per image (only annotated regions count)")
+    compare.add_argument("--axes", default=None, help="axes of the images, YX or TYX (default: guessed per file)")
+    compare.add_argument("--n2v", type=Path, default=None, help="N2V model folder (default: trained on the images first)")
+    compare.add_argument("--methods", nargs="+", choices=METHODS_COMPARED, default=list(METHODS_COMPARED), help="default: both")
+    compare.add_argument(
+        "--budget", choices=list(BUDGETS), default="quick",
+        help="; ".join(f"{b.name}: {b.epochs} x {b.steps_per_epoch} steps per training, {b.expected}" for b in BUDGETS.values()),
+    )
+    compare.add_argument(
+        "--margin", type=int, default=SegmentationConfig().annotation_margin,
+        help="pixels around labelled objects that count (default %(default)s)",
+    )
+    compare.add_argument("--seed", type=int, default=0, help="one seed for every training (default %(default)s)")
+    compare.add_argument("--out", type=Path, required=True, help="folder for the table, n2v/, best/ and labels/")
+    compare.add_argument("--overwrite", action="store_true", help="replace the results of an earlier comparison in --out")
+    compare.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default %(default)s)")
+    compare.set_defaults(func=_compare)
