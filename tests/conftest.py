@@ -61,3 +61,14 @@ def open_widget():
         return widget
 
     return open_
+
+
+@pytest.fixture
+def tiny_budget():
+    """A scheme-comparison budget of a few steps on tiny networks (seconds per training)."""
+    from denoise2seg.segmentation.compare import Budget
+
+    return Budget(
+        "tiny", epochs=2, steps_per_epoch=15, batch_size=4, patch_size=32, depth=1, n_filters=8, learning_rate=0.01,
+        n2v=N2VConfig(epochs=1, steps_per_epoch=10, batch_size=4, patch_size=32, depth=1, n_filters=8), expected="seconds",
+    )

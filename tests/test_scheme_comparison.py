@@ -6,17 +6,10 @@ import numpy as np
 import pytest
 
 from denoise2seg.data.synthetic_nuclei import synthetic_nuclei
-from denoise2seg.n2v import N2VConfig
 from denoise2seg.segmentation import SegmentationModel
 from denoise2seg.segmentation.annotations import collect_annotated_frames
-from denoise2seg.segmentation.compare import Budget, Comparison, SchemeResult, compare_schemes, schemes_compared
+from denoise2seg.segmentation.compare import Comparison, SchemeResult, compare_schemes, schemes_compared
 from denoise2seg.segmentation.folds import annotation_units, make_folds
-
-TINY = Budget(
-    "tiny", epochs=2, steps_per_epoch=15, batch_size=4, patch_size=32, depth=1, n_filters=8, learning_rate=0.01,
-    n2v=N2VConfig(epochs=1, steps_per_epoch=10, batch_size=4, patch_size=32, depth=1, n_filters=8), expected="seconds",
-)
-
 
 def _units_of(images, labels):
     frames = collect_annotated_frames(images, labels, margin=4, patch_shape=(32, 32))
@@ -86,9 +79,9 @@ def test_finetune_schemes_exist_for_the_unet_only():
         schemes_compared(["cellpose"])
 
 
-def test_a_tiny_comparison_ranks_by_the_measured_ap_and_retrains_the_best(tmp_path, nuclei_crop):
+def test_a_tiny_comparison_ranks_by_the_measured_ap_and_retrains_the_best(tmp_path, nuclei_crop, tiny_budget):
     noisy, _, mask = nuclei_crop
-    events = list(compare_schemes(noisy, mask, methods=["unet"], budget=TINY, out_dir=tmp_path, device="cpu", seed=0))
+    events = list(compare_schemes(noisy, mask, methods=["unet"], budget=tiny_budget, out_dir=tmp_path, device="cpu", seed=0))
 
     results = [e.result for e in events if e.kind == "result"]
     assert [r.scheme for r in results] == ["baseline", "sequential", "finetune", "finetune-sequential"]
@@ -107,13 +100,13 @@ def test_a_tiny_comparison_ranks_by_the_measured_ap_and_retrains_the_best(tmp_pa
     assert (tmp_path / "n2v" / "config.json").is_file()
 
 
-def test_seg_compare_writes_the_table_the_best_model_and_labels(tmp_path, nuclei_crop, monkeypatch, capsys):
+def test_seg_compare_writes_the_table_the_best_model_and_labels(tmp_path, nuclei_crop, tiny_budget, monkeypatch, capsys):
     import tifffile
 
     from denoise2seg.cli.main import main
     from denoise2seg.segmentation import compare
 
-    monkeypatch.setitem(compare.BUDGETS, "quick", TINY)
+    monkeypatch.setitem(compare.BUDGETS, "quick", tiny_budget)
     noisy, _, mask = nuclei_crop
     tifffile.imwrite(tmp_path / "image.tif", noisy)
     tifffile.imwrite(tmp_path / "mask.tif", mask)
