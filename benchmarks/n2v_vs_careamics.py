@@ -53,6 +53,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=4e-4)
     parser.add_argument("--depth", type=int, default=2)
     parser.add_argument("--n-filters", type=int, default=32)
+    parser.add_argument(
+        "--masked-fraction", type=float, default=None, help="our share of blind-spot pixels (default: our default)"
+    )
+    parser.add_argument("--radius", type=int, default=None, help="our blind-spot neighbourhood radius (default: our default)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=2, help="torch threads in each run")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (both tools)")
@@ -76,9 +80,14 @@ def _peak_rss_mb() -> float:
 def _train_ours(args, noisy: np.ndarray, big: np.ndarray, workdir: Path) -> dict:
     from denoise2seg.n2v import N2VConfig, N2VModel, train_n2v
 
+    masking = {
+        name: value
+        for name, value in (("masked_fraction", args.masked_fraction), ("neighborhood_radius", args.radius))
+        if value is not None
+    }
     config = N2VConfig(
         batch_size=args.batch_size, epochs=1, steps_per_epoch=args.steps, learning_rate=args.lr,
-        depth=args.depth, n_filters=args.n_filters, seed=args.seed,
+        depth=args.depth, n_filters=args.n_filters, seed=args.seed, **masking,
     )
     snapshots, times = {}, {}
     training = 0.0
@@ -293,11 +302,22 @@ def tables(runs: dict[str, list[dict]], args, noisy_scores: dict) -> str:
         "",
         f"DSB sample sigma {args.sigma:g} (noisy input {noisy_scores['psnr']:.2f} dB, SSIM {noisy_scores['ssim']:.3f}); "
         f"U-Net depth {args.depth}, {args.n_filters} filters, batch norm; batch {args.batch_size} of 64x64; Adam lr {args.lr:g}; "
-        f"{args.steps} steps; {args.threads} torch threads; device {args.device}; seeds {args.seeds}.",
+        f"{args.steps} steps; {args.threads} torch threads; device {args.device}; seeds {args.seeds}"
+        + (f"; our blind spots: {_our_masking(args)}" if args.masked_fraction is not None or args.radius is not None else "")
+        + ".",
         "",
         provenance_line(),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _our_masking(args) -> str:
+    from denoise2seg.n2v import N2VConfig
+
+    default = N2VConfig()
+    fraction = args.masked_fraction if args.masked_fraction is not None else default.masked_fraction
+    radius = args.radius if args.radius is not None else default.neighborhood_radius
+    return f"{100 * fraction:.3g} % of the pixels from a {2 * radius + 1}x{2 * radius + 1} neighbourhood"
 
 
 def main(argv=None) -> str:
@@ -325,8 +345,10 @@ def main(argv=None) -> str:
         for seed in args.seeds:
             for tool, python in pythons.items():
                 command = [python, __file__, "--child", tool, "--workdir", str(workdir), "--seed", str(seed)]
-                for option in ("sigma", "steps", "every", "batch_size", "lr", "depth", "n_filters", "threads", "device"):
-                    command += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
+                for option in ("sigma", "steps", "every", "batch_size", "lr", "depth", "n_filters", "threads", "device",
+                               "masked_fraction", "radius"):
+                    if getattr(args, option) is not None:
+                        command += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
                 subprocess.run(command, check=True)
                 run = score_run(workdir, f"{tool}-{seed}", clean)
                 runs[tool].append(run)
