@@ -150,3 +150,39 @@ def test_stop_ends_a_long_prediction_without_a_partial_layer(make_napari_viewer,
     from napari.utils.notifications import notification_manager
 
     assert any("stopped after" in str(n.message) for n in notification_manager.records[-3:])
+
+
+def test_n2v_models_with_channels_or_3d_apply_with_the_axes_shown(make_napari_viewer, qtbot, tmp_path, error_messages):
+    from denoise2seg.n2v import N2VConfig, train_n2v
+
+    rng = np.random.default_rng(0)
+    cells = np.stack([rng.uniform(0, 255, (48, 40)), rng.uniform(0, 60000, (48, 40))]).astype(np.float32)
+    volume = rng.normal(100, 10, (16, 32, 32)).astype(np.float32)
+    tiny = dict(epochs=1, steps_per_epoch=3, batch_size=2, depth=1, n_filters=4, seed=0)
+    for _ in train_n2v(cells, N2VConfig(patch_size=16, **tiny), axes="CYX", out_dir=tmp_path / "two", device="cpu"):
+        pass
+    for _ in train_n2v(volume, N2VConfig(ndim=3, patch_size=8, **tiny), out_dir=tmp_path / "3d", device="cpu"):
+        pass
+    viewer = make_napari_viewer()
+    viewer.add_image(cells, name="cells")
+    viewer.add_image(volume, name="volume")
+    widget = open_widget(viewer)
+    widget.device_combo.setCurrentText("cpu")
+
+    widget.set_model_folder(tmp_path / "two")
+    widget.image_list.select("cells")
+    assert widget.axes_edit.text() == "CYX"
+    run_apply(widget, qtbot)
+    expected = N2VModel.load(tmp_path / "two", device="cpu").predict(cells, axes="CYX", tile_shape=(DEFAULT_TILE, DEFAULT_TILE))
+    np.testing.assert_allclose(viewer.layers["cells denoised"].data, expected, rtol=1e-4, atol=1e-2)
+
+    widget.axes_edit.setText("TYX")
+    widget.apply_button.click()
+    assert any("1 channel but the model was trained on 2" in m for m in error_messages())
+
+    widget.set_model_folder(tmp_path / "3d")
+    widget.image_list.select("volume")
+    widget.axes_edit.setText("ZYX")
+    run_apply(widget, qtbot)
+    expected = N2VModel.load(tmp_path / "3d", device="cpu").predict(volume, axes="ZYX")
+    np.testing.assert_allclose(viewer.layers["volume denoised"].data, expected, rtol=1e-4, atol=1e-2)

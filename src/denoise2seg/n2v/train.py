@@ -77,7 +77,8 @@ def training_samples(
     for name, count in zip(names, counts):
         if count != counts[0]:
             raise ValueError(
-                f"{name} has {count} channels but {names[0]} has {counts[0]}; train on images with the same channels"
+                f"{name} has {count} channel{'s' * (count != 1)} but {names[0]} has {counts[0]}; train on images "
+                "with the same channels"
             )
     for samples, name in zip(per_image, names):
         check_varies(samples, name=name)

@@ -150,6 +150,21 @@ def layer_axes_guess(layer) -> str:
     return guess_axes(np.shape(layer.data), rgb=bool(getattr(layer, "rgb", False)))
 
 
+def axes_guess_text(layers) -> str:
+    """The axes guessed for ``layers`` as an "Axes" field shows them: one string when all agree, else one per layer.
+
+    Per-layer guesses are separated by commas, in the order of ``layers``; a layer whose
+    shape gives no guess shows ``?``.
+    """
+    guesses = []
+    for layer in layers:
+        try:
+            guesses.append(layer_axes_guess(layer))
+        except ValueError:
+            guesses.append("?")
+    return ", ".join(guesses) if len(set(guesses)) > 1 else "".join(guesses[:1])
+
+
 def _check_layer_axes(layer, axes: str) -> None:
     """Check ``axes`` against ``layer``'s shape (``ValueError`` naming the layer); an RGB layer's colours must be ``C``, last."""
     name = f"layer {layer.name!r}"

@@ -19,7 +19,7 @@ from ..training import TrainingEvent
 from ..training.state import has_training_state
 from .background import start_worker
 from .controls import Collapsible, device_combo, dock_layout, seed_box, seed_of, spin_box
-from .layer_choice import LayerList, images_of, layer_axes_guess, preview_window, show_result
+from .layer_choice import LayerList, axes_guess_text, images_of, preview_window, show_result
 from .training_panel import TrainingPanel
 
 DENOISED_LAYER = "denoised"
@@ -134,13 +134,7 @@ class N2VWidget(QWidget):
         if names == self._axes_guessed_for:
             return
         self._axes_guessed_for = names
-        guesses = []
-        for layer in layers:
-            try:
-                guesses.append(layer_axes_guess(layer))
-            except ValueError:
-                guesses.append("?")
-        self.axes_edit.setText(", ".join(guesses) if len(set(guesses)) > 1 else "".join(guesses[:1]))
+        self.axes_edit.setText(axes_guess_text(layers))
 
     def chosen_axes(self, count: int) -> list[str]:
         """The axes in "Axes" for ``count`` chosen layers (one string for all, or one per layer; none for no layer)."""

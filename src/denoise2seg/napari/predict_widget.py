@@ -26,7 +26,8 @@ from ..metrics import InstanceScores, score_image
 from ..n2v import N2VModel
 from ..segmentation import SegmentationModel
 from ..segmentation.model import KIND as SEGMENTATION_KIND
-from .layer_choice import LayerCombo, LayerList, images_of, is_ground_truth, show_result
+from ..data.axes import parse_axes_list
+from .layer_choice import LayerCombo, LayerList, axes_guess_text, images_of, is_ground_truth, show_result
 from .controls import device_combo, scrolling_layout, spin_box
 from .writers import write_labels_tiff
 
@@ -42,23 +43,37 @@ def model_kind(folder: str | Path) -> str:
     return read_model_config(folder, kind=tuple(MODEL_LOADERS))["kind"]
 
 
-def _predict_frames(model, images: list[np.ndarray], tile_shape, truths: list[np.ndarray | None]):
-    """Yield ``(image index, frame index, result)`` for every 2D frame, so the GUI can show progress.
+def prediction_steps(image: np.ndarray, axes: str | None, sample_axes: str = "STZ") -> int:
+    """How many predictions :func:`_predict_frames` makes for ``image``: one per frame of a leading sample axis, else one."""
+    stacked = image.ndim == 3 if axes is None else axes[0] in sample_axes
+    return image.shape[0] if stacked else 1
 
-    ``truths`` holds a ground-truth label array of the image's shape, or ``None``, per
-    image. Returns ``{image index: InstanceScores}`` of each image's labels against its
-    ground truth, scored here in the worker because matching thousands of objects takes
-    seconds.
+
+def _predict_frames(
+    model, images: list[np.ndarray], tile_shape, truths: list[np.ndarray | None], axes: list[str] | None = None, sample_axes: str = "STZ"
+):
+    """Yield ``(image index, frame index or None, result)`` for every prediction, so the GUI can show progress.
+
+    Without ``axes`` each 2D frame of an image (a 2D image or a ``(T, Y, X)`` stack) is
+    one prediction. With ``axes`` (an N2V model's input, one string per image) an image
+    whose first axis is one of ``sample_axes`` (the model's samples: ``STZ`` for a 2D
+    model, ``ST`` for a 3D one) is predicted frame by frame, any other (``CYX``, ``ZYX``
+    for a 3D model...) whole; the frame index is ``None`` for a whole image. ``truths``
+    holds a ground-truth label array of the image's shape, or ``None``, per image.
+    Returns ``{image index: InstanceScores}`` of each image's labels against its ground
+    truth, scored here in the worker because matching thousands of objects takes seconds.
     """
     scores = {}
     for i, (image, truth) in enumerate(zip(images, truths)):
-        frames = image if image.ndim == 3 else image[None]
+        image_axes = axes[i] if axes is not None else None
+        stacked = image.ndim == 3 if image_axes is None else image_axes[0] in sample_axes
+        kwargs = {} if image_axes is None else {"axes": image_axes[1:] if stacked else image_axes}
         predicted_frames = []
-        for t, frame in enumerate(frames):
-            predicted = model.predict(frame, tile_shape=tile_shape)
+        for t, frame in enumerate(image if stacked else [image]):
+            predicted = model.predict(frame, tile_shape=tile_shape, **kwargs)
             if truth is not None:
                 predicted_frames.append(predicted)
-            yield i, t, predicted
+            yield i, t if stacked else None, predicted
         if truth is not None:
             scores[i] = score_image(truth, np.stack(predicted_frames).reshape(image.shape))
     return scores
@@ -92,7 +107,11 @@ class PredictWidget(QWidget):
 
     The model kind is read from the folder's ``config.json``: an N2V model adds
     ``<layer> denoised`` Image layers, a segmentation model ``<layer> labels`` Labels
-    layers, each with the scale and translate of its source layer. Frames are predicted
+    layers, each with the scale and translate of its source layer. An N2V model reads each
+    layer with the axes in "Axes" (guessed from the chosen layers, editable as in the N2V
+    widget): ``CYX`` for a multi-channel model, ``ZYX`` for a 3D one, ``TYX`` for frames
+    of a 2D one; a layer whose channels do not match the model is refused with both counts.
+    A segmentation model takes 2D layers or ``(T, Y, X)`` stacks. Frames are predicted
     one by one in a worker thread (the progress bar counts them), by tiles of "Tile size"
     pixels (512 unless changed; 0 predicts whole frames), so that large images fit in
     memory. With a "Ground truth" Labels layer chosen (one that came with the data as its
@@ -118,6 +137,15 @@ class PredictWidget(QWidget):
         self.browse_button.clicked.connect(self._on_browse)
         self.kind_label = QLabel("")
         self.image_list = LayerList(napari_viewer)
+        self.axes_edit = QLineEdit()
+        self.axes_edit.setToolTip(
+            "axes of the chosen layers for an N2V model (letters S, T, C, Z, Y, X: YX, CYX, TYX, ZYX, YXC for RGB...), "
+            "one for all layers or one per layer separated by commas; guessed when the choice changes. A segmentation "
+            "model takes YX or TYX layers"
+        )
+        self.image_list.itemSelectionChanged.connect(self._show_axes_guess)
+        for emitter in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
+            emitter.connect(self._show_axes_guess)
         self.truth_combo = LayerCombo(napari_viewer, napari.layers.Labels, optional=True, prefer=is_ground_truth)
         self.tile_spin = spin_box(DEFAULT_TILE, 0, 8192, 64)
         self.tile_spin.setSpecialValueText("whole image")
@@ -142,6 +170,7 @@ class PredictWidget(QWidget):
         form.addRow("Model", folder_row)
         form.addRow("", self.kind_label)
         form.addRow("Images", self.image_list)
+        form.addRow("Axes", self.axes_edit)
         form.addRow("Ground truth", self.truth_combo)
         form.addRow("Tile size (px)", self.tile_spin)
         form.addRow("Device", self.device_combo)
@@ -155,6 +184,10 @@ class PredictWidget(QWidget):
         layout.addWidget(self.scores_label)
         layout.addWidget(self.export_button)
         layout.addStretch()
+        self._show_axes_guess()
+
+    def _show_axes_guess(self, *_args) -> None:
+        self.axes_edit.setText(axes_guess_text(self.image_list.chosen()))
 
     def set_model_folder(self, folder: str | Path) -> None:
         self.folder_edit.setText(str(folder))
@@ -188,13 +221,24 @@ class PredictWidget(QWidget):
                 raise ValueError("choose a model folder first")
             kind = model_kind(folder)
             layers = self.image_list.chosen()
-            images = images_of(layers)
             model = MODEL_LOADERS[kind](folder, device=self.device_combo.currentText())
+            axes, sample_axes = None, "STZ"
+            if kind == "n2v":
+                text = self.axes_edit.text().strip() or axes_guess_text(layers)
+                axes = parse_axes_list(text, len(layers)) if layers else None
+                images = images_of(layers, axes=axes)
+                axes = [model.check_input(image, a, name=f"layer {layer.name!r}")[1] for image, a, layer in zip(images, axes, layers)]
+                sample_axes = "STZ" if model.config.ndim == 2 else "ST"
+            else:
+                images = images_of(layers)
         except (ValueError, ModelFolderError) as err:
             show_error(f"Predict: {err}")
             return
         tile = self.tile_spin.value()
         tile_shape = (tile, tile) if tile else None
+        if kind == "n2v" and model.config.ndim == 3:
+            # A 512^3 tile would not fit in memory: 3D models take their default tiles.
+            tile_shape = "auto" if tile else None
         outputs = [np.zeros(image.shape, np.int32 if kind == SEGMENTATION_KIND else np.float32) for image in images]
         names = [f"{layer.name} {RESULT_SUFFIX[kind]}" for layer in layers]
         if kind == SEGMENTATION_KIND:
@@ -204,7 +248,7 @@ class PredictWidget(QWidget):
         scores: dict[int, InstanceScores] = {}
         self.scores = {}
         self.scores_label.setText("")
-        total = sum(image.shape[0] if image.ndim == 3 else 1 for image in images)
+        total = sum(prediction_steps(image, a, sample_axes) for image, a in zip(images, axes or [None] * len(images)))
         self.progress.setRange(0, total)
         self.progress.setValue(0)
         self.apply_button.setEnabled(False)
@@ -213,10 +257,10 @@ class PredictWidget(QWidget):
 
         def on_frame(result) -> None:
             i, t, predicted = result
-            if outputs[i].ndim == 3:
-                outputs[i][t] = predicted
-            else:
+            if t is None:
                 outputs[i][...] = predicted
+            else:
+                outputs[i][t] = predicted
             self.progress.setValue(self.progress.value() + 1)
 
         def on_done() -> None:
@@ -234,7 +278,9 @@ class PredictWidget(QWidget):
             self.results = names if kind == SEGMENTATION_KIND else []
             self._show_scores({names[i]: s for i, s in scores.items()}, {names[i]: reason for i, reason in refused.items()})
 
-        self.worker = thread_worker(_predict_frames, start_thread=False, ignore_errors=True)(model, images, tile_shape, truths)
+        self.worker = thread_worker(_predict_frames, start_thread=False, ignore_errors=True)(
+            model, images, tile_shape, truths, axes, sample_axes
+        )
         self.worker.yielded.connect(on_frame)
         self.worker.returned.connect(scores.update)
         self.worker.errored.connect(lambda err: show_error(f"Prediction failed: {err}"))
