@@ -41,6 +41,9 @@ def test_segment_image_and_stack_then_export_and_read_back(make_napari_viewer, q
     widget.image_list.select("image", "stack")
     widget.tile_spin.setValue(64)
     widget.device_combo.setCurrentText("cpu")
+    # Three frames look like three channels by their shape: the user says they are frames.
+    assert widget.axes_edit.text() == "YX, CYX"
+    widget.axes_edit.setText("YX, TYX")
     run_apply(widget, qtbot)
 
     assert widget.progress.value() == widget.progress.maximum() == 4

@@ -160,3 +160,16 @@ def test_a_window_drawn_on_part_of_a_stack_annotates_those_pixels():
     outside = napari.layers.Labels(window, **placement(image, 3, (2, 36, 40)))
     with pytest.raises(ValueError, match="does not lie on whole pixels"):
         window_on_image(outside, image)
+
+
+def test_a_two_channel_layer_is_refused_not_trained_as_two_frames(painted, qtbot, error_messages):
+    noisy = painted.layers["noisy"].data
+    painted.add_image(np.stack([noisy, noisy[::-1]]), name="two channels")
+    painted.add_labels(np.zeros((2, *noisy.shape), np.int32), name="stack labels")
+    widget = make_widget(painted)
+    widget.image_list.select("two channels")
+    assert widget.axes_edit.text() == "CYX"
+    widget.labels_combo.setCurrentText("stack labels")
+    widget.panel.train_button.click()
+    assert not widget.panel.running
+    assert any("'two channels' of shape (2, 128, 128) read as axes 'CYX' has channels" in m and "TYX" in m for m in error_messages())

@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..data.axes import check_axes, guess_axes, parse_axes_list
+from ..data.axes import check_axes, check_frames_axes, guess_axes, parse_axes_list
 
 
 def file_axes(paths: Sequence[Path], images: Sequence[np.ndarray], given: str | None, *, spatial_ndim: int) -> list[str]:
@@ -37,15 +37,6 @@ def single_channel_frames(paths: Sequence[Path], images: Sequence[np.ndarray], g
     ``(2, Y, X)`` file is not two frames unless the user says ``--axes TYX``), and so
     are axes with more than one sample axis.
     """
-    arrays = []
     for path, image, axes in zip(paths, images, file_axes(paths, images, given, spatial_ndim=2)):
-        if "C" in axes:
-            raise ValueError(
-                f"{path}: shape {image.shape} read as axes {axes!r} has channels, and segmentation takes "
-                "single-channel images; give --axes TYX if that axis holds frames, or segment one channel "
-                "(save it as its own file)"
-            )
-        if len(axes) > 3:
-            raise ValueError(f"{path}: shape {image.shape} with axes {axes!r}: give a 2D image (YX) or a stack of 2D frames (TYX)")
-        arrays.append(image)
-    return arrays
+        check_frames_axes(axes, image.shape, name=str(path), choose="give --axes TYX")
+    return list(images)

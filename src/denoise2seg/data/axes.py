@@ -120,6 +120,26 @@ def check_axes(axes: str, shape: Sequence[int], *, name: str = "image", spatial_
     return given
 
 
+def check_frames_axes(axes: str, shape: Sequence[int], *, name: str = "image", choose: str = "give the axes TYX") -> str:
+    """Check that checked ``axes`` of an image of ``shape`` are those of a 2D image or a stack of 2D frames, for the segmenters.
+
+    The segmenters take single-channel images, ``YX`` or one sample axis before ``Y, X``
+    (``TYX``, ``ZYX``, ``SYX``: frames). Axes with channels raise ``ValueError`` naming
+    ``name``, its shape and axes, saying ``choose`` (how to say that the axis holds frames
+    where the caller is: ``--axes TYX``, the "Axes" field), so that a 2-channel image is
+    never segmented as two frames; so do axes with more than one sample axis. Returns
+    ``axes``.
+    """
+    if "C" in axes:
+        raise ValueError(
+            f"{name} of shape {tuple(shape)} read as axes {axes!r} has channels, and segmentation takes single-channel "
+            f"images; {choose} if that axis holds frames, or segment one channel on its own"
+        )
+    if len(axes) > 3:
+        raise ValueError(f"{name} of shape {tuple(shape)} with axes {axes!r}: give a 2D image (YX) or a stack of 2D frames (TYX)")
+    return axes
+
+
 def parse_axes_list(text: str, count: int) -> list[str]:
     """Axes for ``count`` images from ``text``: one axes string for all, or ``count`` separated by commas.
 

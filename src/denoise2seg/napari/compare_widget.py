@@ -24,7 +24,7 @@ from qtpy.QtWidgets import (
 
 from ..segmentation.compare import BUDGETS, Comparison, ComparisonEvent, compare_schemes
 from .controls import Collapsible, device_combo, dock_layout, seed_box, seed_of
-from .layer_choice import LayerCombo, LayerList, images_of, is_ground_truth, placement
+from .layer_choice import AxesField, LayerCombo, LayerList, frames_of_layers, is_ground_truth, placement
 from .n2v_widget import DENOISED_LAYER, current_n2v_folder
 from .segmentation_widget import SEGMENTATION_LAYER, annotations_of
 from .training_panel import TrainingPanel
@@ -62,6 +62,7 @@ class CompareWidget(QWidget):
         self.best_folder: Path | None = None
         self._layers: list = []
         self.image_list = LayerList(napari_viewer, exclude=(DENOISED_LAYER,))
+        self.axes_edit = AxesField(napari_viewer, self.image_list, self.image_list.chosen, tip="Segmentation takes YX or TYX")
         self.labels_combo = LayerCombo(
             napari_viewer, napari.layers.Labels, optional=True,
             prefer=lambda layer: not is_ground_truth(layer) and layer.name != SEGMENTATION_LAYER,
@@ -106,6 +107,7 @@ class CompareWidget(QWidget):
         self.advanced = Collapsible([("Seed", self.seed_spin), ("N2V model", self.n2v_folder_edit)])
         rows = [
             ("Images", self.image_list),
+            ("Axes", self.axes_edit),
             ("Annotations", self.labels_combo),
             ("Methods", methods),
             ("Budget", self.budget_combo),
@@ -130,7 +132,7 @@ class CompareWidget(QWidget):
         """Check the choice, then run the comparison in a worker thread (Compare button)."""
         try:
             layers = self.image_list.chosen()
-            images = images_of(layers, for_training=True)
+            images = frames_of_layers(layers, self.axes_edit.axes(layers), for_training=True)
             labels_layer = self.labels_combo.chosen()
             if labels_layer is None:
                 raise ValueError("choose the Labels layer with your annotations (Layer > New Labels layer, then paint)")

@@ -7,9 +7,9 @@ from typing import Callable
 import napari
 import numpy as np
 from qtpy.QtCore import Qt
-from qtpy.QtWidgets import QAbstractItemView, QComboBox, QListWidget, QListWidgetItem
+from qtpy.QtWidgets import QAbstractItemView, QComboBox, QLineEdit, QListWidget, QListWidgetItem
 
-from ..data.axes import check_axes, guess_axes
+from ..data.axes import check_axes, check_frames_axes, guess_axes, parse_axes_list
 from ..validation import check_varies
 
 NO_LAYER = "(none)"
@@ -163,6 +163,59 @@ def axes_guess_text(layers) -> str:
         except ValueError:
             guesses.append("?")
     return ", ".join(guesses) if len(set(guesses)) > 1 else "".join(guesses[:1])
+
+
+AXES_TIP = (
+    "axes of the chosen layers, letters S, T, C, Z, Y, X: e.g. YX, CYX (channels), TYX (frames), ZYX, YXC (RGB), "
+    "TCYX; one for all layers, or one per layer in the order of the list, separated by commas"
+)
+
+
+class AxesField(QLineEdit):
+    """An "Axes" field that shows the axes guessed for the chosen layers whenever that choice changes.
+
+    ``chosen`` returns the chosen layers (in the order the axes refer to); the guess
+    (:func:`axes_guess_text`) replaces the text when the choice, or the viewer's layers,
+    change, and otherwise the user's edit stays. ``tip`` adds to the tooltip what the
+    widget does with the axes.
+    """
+
+    def __init__(self, viewer: napari.Viewer, layer_list: "LayerList", chosen: Callable[[], list], tip: str = "") -> None:
+        super().__init__()
+        self.chosen = chosen
+        self.setToolTip(AXES_TIP + (f". {tip}" if tip else ""))
+        self._guessed_for: tuple[str, ...] | None = None
+        layer_list.itemSelectionChanged.connect(self.guess)
+        for emitter in (viewer.layers.events.inserted, viewer.layers.events.removed):
+            emitter.connect(self.guess)
+        self.guess()
+
+    def guess(self, *_args) -> None:
+        """Show the axes guessed for the chosen layers, when the choice differs from that of the last guess."""
+        layers = self.chosen()
+        names = tuple(layer.name for layer in layers)
+        if names != self._guessed_for:
+            self._guessed_for = names
+            self.setText(axes_guess_text(layers))
+
+    def axes(self, layers: list) -> list[str]:
+        """The axes in the field for ``layers`` (one string for all, or one per layer; the guess when empty)."""
+        if not layers:
+            return []
+        return parse_axes_list(self.text().strip() or axes_guess_text(layers), len(layers))
+
+
+def frames_of_layers(layers: list, axes: list[str], *, for_training: bool = False) -> list[np.ndarray]:
+    """Image layers read with ``axes`` as 2D images or stacks of 2D frames, for the segmenters.
+
+    Axes with channels (``CYX``, ``YXC``) are refused naming the layer, its shape and that
+    ``TYX`` in "Axes" reads the axis as frames (:func:`~denoise2seg.data.axes.check_frames_axes`),
+    so channels are never segmented as frames. ``for_training`` as in :func:`images_of`.
+    """
+    arrays = images_of(layers, for_training=for_training, axes=axes)
+    for layer, array, layer_axes in zip(layers, arrays, axes):
+        check_frames_axes(layer_axes, array.shape, name=f"layer {layer.name!r}", choose='write TYX in "Axes"')
+    return arrays
 
 
 def _check_layer_axes(layer, axes: str) -> None:

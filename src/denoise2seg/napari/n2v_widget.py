@@ -10,7 +10,7 @@ from pathlib import Path
 
 import napari
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtWidgets import QCheckBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
+from qtpy.QtWidgets import QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from ..data.axes import parse_axes_list
 from ..io.model_folder import ModelFolderError
@@ -19,7 +19,7 @@ from ..training import TrainingEvent
 from ..training.state import has_training_state
 from .background import start_worker
 from .controls import Collapsible, device_combo, dock_layout, seed_box, seed_of, spin_box
-from .layer_choice import LayerList, axes_guess_text, images_of, preview_window, show_result
+from .layer_choice import AxesField, LayerList, images_of, preview_window, show_result
 from .training_panel import TrainingPanel
 
 DENOISED_LAYER = "denoised"
@@ -66,12 +66,7 @@ class N2VWidget(QWidget):
         # The layer and pixel offset of the running preview, to draw it on its source pixels.
         self._preview_at: tuple = (None, ())
         self.image_list = LayerList(napari_viewer, exclude=(DENOISED_LAYER,))
-        self.axes_edit = QLineEdit()
-        self.axes_edit.setToolTip(
-            "axes of the chosen layers, letters S, T, C, Z, Y, X: e.g. YX, CYX (channels), TYX (frames), ZYX, YXC (RGB), "
-            "TCYX; one for all layers, or one per layer in the order of the list, separated by commas"
-        )
-        self._axes_guessed_for: tuple[str, ...] | None = None
+        self.axes_edit = AxesField(napari_viewer, self.image_list, self.chosen_layers)
         self.patch_spin = spin_box(_DEFAULTS["patch_size"] or 64, 16, 512, 8)
         self.epochs_spin = spin_box(_DEFAULTS["epochs"], 1, 10_000)
         self.steps_spin = spin_box(_DEFAULTS["steps_per_epoch"], 1, 100_000)
@@ -117,24 +112,11 @@ class N2VWidget(QWidget):
             ("Model folder", self.folder_label),
         ]
         dock_layout(self, rows, [self.advanced, folder_buttons, self.panel])
-        self.image_list.itemSelectionChanged.connect(self._show_axes_guess)
-        for emitter in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
-            emitter.connect(self._show_axes_guess)
-        self._show_axes_guess()
 
     def chosen_layers(self) -> list:
         """The chosen image layers in the order of the list (the order of per-layer axes in "Axes")."""
         order = [layer.name for layer in self.viewer.layers]
         return sorted(self.image_list.chosen(), key=lambda layer: order.index(layer.name))
-
-    def _show_axes_guess(self, *_args) -> None:
-        """Show the axes guessed for the chosen layers, when the choice differs from that of the last guess."""
-        layers = self.chosen_layers()
-        names = tuple(layer.name for layer in layers)
-        if names == self._axes_guessed_for:
-            return
-        self._axes_guessed_for = names
-        self.axes_edit.setText(axes_guess_text(layers))
 
     def chosen_axes(self, count: int) -> list[str]:
         """The axes in "Axes" for ``count`` chosen layers (one string for all, or one per layer; none for no layer)."""

@@ -26,8 +26,7 @@ from ..metrics import InstanceScores, score_image
 from ..n2v import N2VModel
 from ..segmentation import SegmentationModel
 from ..segmentation.model import KIND as SEGMENTATION_KIND
-from ..data.axes import parse_axes_list
-from .layer_choice import LayerCombo, LayerList, axes_guess_text, images_of, is_ground_truth, show_result
+from .layer_choice import AxesField, LayerCombo, LayerList, frames_of_layers, images_of, is_ground_truth, show_result
 from .controls import device_combo, scrolling_layout, spin_box
 from .writers import write_labels_tiff
 
@@ -137,15 +136,11 @@ class PredictWidget(QWidget):
         self.browse_button.clicked.connect(self._on_browse)
         self.kind_label = QLabel("")
         self.image_list = LayerList(napari_viewer)
-        self.axes_edit = QLineEdit()
-        self.axes_edit.setToolTip(
-            "axes of the chosen layers for an N2V model (letters S, T, C, Z, Y, X: YX, CYX, TYX, ZYX, YXC for RGB...), "
-            "one for all layers or one per layer separated by commas; guessed when the choice changes. A segmentation "
-            "model takes YX or TYX layers"
+        self.axes_edit = AxesField(
+            napari_viewer, self.image_list, self.image_list.chosen,
+            tip="An N2V model takes the axes it was trained for (CYX for channels, ZYX for a 3D model); a segmentation "
+            "model YX or TYX",
         )
-        self.image_list.itemSelectionChanged.connect(self._show_axes_guess)
-        for emitter in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
-            emitter.connect(self._show_axes_guess)
         self.truth_combo = LayerCombo(napari_viewer, napari.layers.Labels, optional=True, prefer=is_ground_truth)
         self.tile_spin = spin_box(DEFAULT_TILE, 0, 8192, 64)
         self.tile_spin.setSpecialValueText("whole image")
@@ -184,10 +179,6 @@ class PredictWidget(QWidget):
         layout.addWidget(self.scores_label)
         layout.addWidget(self.export_button)
         layout.addStretch()
-        self._show_axes_guess()
-
-    def _show_axes_guess(self, *_args) -> None:
-        self.axes_edit.setText(axes_guess_text(self.image_list.chosen()))
 
     def set_model_folder(self, folder: str | Path) -> None:
         self.folder_edit.setText(str(folder))
@@ -224,13 +215,12 @@ class PredictWidget(QWidget):
             model = MODEL_LOADERS[kind](folder, device=self.device_combo.currentText())
             axes, sample_axes = None, "STZ"
             if kind == "n2v":
-                text = self.axes_edit.text().strip() or axes_guess_text(layers)
-                axes = parse_axes_list(text, len(layers)) if layers else None
+                axes = self.axes_edit.axes(layers)
                 images = images_of(layers, axes=axes)
                 axes = [model.check_input(image, a, name=f"layer {layer.name!r}")[1] for image, a, layer in zip(images, axes, layers)]
                 sample_axes = "STZ" if model.config.ndim == 2 else "ST"
             else:
-                images = images_of(layers)
+                images = frames_of_layers(layers, self.axes_edit.axes(layers))
         except (ValueError, ModelFolderError) as err:
             show_error(f"Predict: {err}")
             return

@@ -18,7 +18,9 @@ from ..training import TrainingEvent
 from ..training.state import has_training_state
 from .background import start_worker
 from .controls import Collapsible, device_combo, dock_layout, learning_rate_box, seed_box, seed_of, spin_box
-from .layer_choice import LayerCombo, LayerList, images_of, is_ground_truth, placement, preview_crop, show_preview, window_on_image
+from .layer_choice import (
+    AxesField, LayerCombo, LayerList, frames_of_layers, is_ground_truth, placement, preview_crop, show_preview, window_on_image,
+)
 from .n2v_widget import DENOISED_LAYER, current_n2v_folder
 from .training_panel import TrainingPanel
 
@@ -104,6 +106,7 @@ class SegmentationWidget(QWidget):
         # The region segmented live: its pixels, source layer and offset in that layer.
         self._preview: tuple = (None, None, ())
         self.image_list = LayerList(napari_viewer, exclude=(DENOISED_LAYER,))
+        self.axes_edit = AxesField(napari_viewer, self.image_list, self.image_list.chosen, tip="Segmentation takes YX or TYX")
         self.labels_combo = LayerCombo(
             napari_viewer, napari.layers.Labels, optional=True,
             prefer=lambda layer: not is_ground_truth(layer) and layer.name != SEGMENTATION_LAYER,
@@ -155,6 +158,7 @@ class SegmentationWidget(QWidget):
         ])
         rows = [
             ("Images", self.image_list),
+            ("Axes", self.axes_edit),
             ("Annotations", self.labels_combo),
             ("Ground truth", self.truth_combo),
             ("Method", self.method_combo),
@@ -238,7 +242,7 @@ class SegmentationWidget(QWidget):
     def _start(self, resume: Path | None) -> None:
         try:
             layers = self.image_list.chosen()
-            images = images_of(layers, for_training=True)
+            images = frames_of_layers(layers, self.axes_edit.axes(layers), for_training=True)
             config = self.config()
             n2v = self.n2v_folder() if config.uses_n2v and resume is None else None
             if resume is None and config.uses_n2v and n2v is None:
