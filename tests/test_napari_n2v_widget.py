@@ -155,3 +155,33 @@ def test_the_same_seed_repeats_a_run(make_napari_viewer, open_widget, qtbot):
         denoised.append(N2VModel.load(widget.model_folder, device="cpu").predict(image))
     np.testing.assert_allclose(denoised[0], denoised[1], rtol=1e-5, atol=1e-4)
     assert not np.allclose(denoised[0], denoised[2], rtol=1e-5, atol=1e-4)
+
+
+def test_a_z_stack_with_axes_zyx_trains_a_3d_model_with_a_preview_around_the_slider(make_napari_viewer, open_widget, qtbot):
+    from denoise2seg.data.synthetic_nuclei import synthetic_nuclei
+
+    clean = np.stack([synthetic_nuclei((48, 48), n_objects=4, noise_sigma=0, seed=z // 8)[1] for z in range(40)]).astype(np.float32)
+    noisy = clean + np.random.default_rng(0).normal(0, 20, clean.shape).astype(np.float32)
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(noisy, name="stack", scale=(2.0, 0.5, 0.5))
+    widget = open_widget(viewer, N2V)
+    widget.image_list.select("stack")
+    assert widget.axes_edit.text() == "TYX"
+    widget.axes_edit.setText("ZYX")
+    assert widget.patch_spin.value() == 32
+    set_tiny(widget, epochs=1, steps=4)
+    widget.patch_spin.setValue(16)
+    widget.preview_spin.setValue(2)
+    viewer.dims.set_point(0, 35 * 2.0)
+    widget.panel.train_button.click()
+    qtbot.waitUntil(lambda: not widget.panel.running, timeout=60_000)
+
+    assert widget.panel.runner.error is None
+    model = N2VModel.load(widget.model_folder, device="cpu")
+    assert model.config.ndim == 3 and model.net.spec.ndim == 3
+    preview = viewer.layers[DENOISED_LAYER]
+    # The 32 slices around slice 35 of 40: slices 8 to 39, drawn where they lie.
+    assert preview.data.shape == (32, 48, 48)
+    assert tuple(preview.translate) == pytest.approx((8 * 2.0, 0.0, 0.0)) and tuple(preview.scale) == pytest.approx(tuple(layer.scale))
+    expected = N2VModel.load(widget.model_folder, device="cpu", which="last").predict(noisy[8:40], axes="ZYX")
+    np.testing.assert_allclose(preview.data, expected, rtol=1e-4, atol=1e-2)

@@ -15,6 +15,8 @@ from ..validation import check_varies
 NO_LAYER = "(none)"
 # Edge in pixels of the window a live preview predicts (the middle of the view).
 PREVIEW_SIZE = 512
+# Slices of a Z-stack a 3D model's live preview predicts, centred on the slider.
+PREVIEW_DEPTH = 32
 # Layer metadata key and value of a layer that came with the data as its ground truth.
 ROLE_KEY = "denoise2seg_role"
 GROUND_TRUTH = "ground truth"
@@ -299,14 +301,18 @@ def preview_crop(viewer: napari.Viewer, layer, image: np.ndarray) -> tuple[np.nd
     return frame[rows, cols], ((frame_at, *origin) if image.ndim == 3 else origin)
 
 
-def preview_window(viewer: napari.Viewer, layer, image: np.ndarray, axes: str) -> tuple[np.ndarray, tuple[int, ...]]:
+def preview_window(
+    viewer: napari.Viewer, layer, image: np.ndarray, axes: str, *, spatial_ndim: int = 2, depth: int = PREVIEW_DEPTH
+) -> tuple[np.ndarray, tuple[int, ...]]:
     """The part of ``image`` (the data of ``layer``, with checked ``axes``) a live preview predicts, and where it lies.
 
-    Sample axes (``S``, ``T``, ``Z``) are cut to the index under the viewer's sliders, ``Y``
-    and ``X`` to the middle of the view (:func:`visible_window`), channels are kept whole.
-    Returns the crop, in ``axes`` with length 1 on the sample axes, and its pixel offset
-    along each axis of ``layer`` (for :func:`show_result`'s ``offset``; an RGB layer's
-    colour axis is not one of them).
+    Sample axes (``S``, ``T``, and ``Z`` for a 2D model) are cut to the index under the
+    viewer's sliders, ``Y`` and ``X`` to the middle of the view (:func:`visible_window`),
+    channels are kept whole; for a 3D model (``spatial_ndim`` 3) ``Z`` is cut to ``depth``
+    slices centred on the slider (fewer where the stack ends). Returns the crop, in
+    ``axes`` with length 1 on the sample axes, and its pixel offset along each axis of
+    ``layer`` (for :func:`show_result`'s ``offset``; an RGB layer's colour axis is not
+    one of them).
     """
     point = layer.world_to_data(viewer.dims.point[-layer.ndim :])
     rows, cols = visible_window(viewer, layer, (image.shape[axes.index("Y")], image.shape[axes.index("X")]))
@@ -319,6 +325,11 @@ def preview_window(viewer: napari.Viewer, layer, image: np.ndarray, axes: str) -
             cut = rows if letter == "Y" else cols
             window.append(cut)
             offset.append(cut.start)
+        elif letter == "Z" and spatial_ndim == 3:
+            index = int(np.clip(np.round(point[i]), 0, image.shape[i] - 1))
+            start = int(np.clip(index - depth // 2, 0, max(image.shape[i] - depth, 0)))
+            window.append(slice(start, start + depth))
+            offset.append(start)
         else:
             index = int(np.clip(np.round(point[i]), 0, image.shape[i] - 1))
             window.append(slice(index, index + 1))

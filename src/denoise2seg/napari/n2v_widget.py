@@ -35,13 +35,15 @@ def current_n2v_folder(viewer: napari.Viewer) -> Path | None:
 
 
 class N2VWidget(QWidget):
-    """Train a 2D Noise2Void denoiser on one or several image layers, with their axes.
+    """Train a 2D or 3D Noise2Void denoiser on one or several image layers, with their axes.
 
     "Axes" shows the axes guessed for the chosen layers whenever the choice changes
     (:func:`~denoise2seg.data.axes.guess_axes`: ``CYX`` for a short first axis, ``TYX``
     for a long one, ``YXC`` for an RGB layer...; one string for all layers, or one per
     layer in the order of the list, separated by commas) and may be edited: ``C`` is
-    denoised as network channels, ``S``, ``T`` and ``Z`` as separate 2D samples. The
+    denoised as network channels, ``S`` and ``T`` as separate samples; axes with ``Z``
+    (``ZYX``, ``TZYX``, written by the user: a stack is guessed ``TYX``) train a 3D model on
+    the Z-stacks, and the patch size then starts at 32 (cubes). The
     settings start at the paper defaults (:class:`~denoise2seg.n2v.N2VConfig`); lower
     epochs/steps for a quick run on a CPU. Training writes the model folder shown in
     "Model folder" (a new folder when empty); "Save as..." copies it elsewhere, "Load..."
@@ -50,7 +52,7 @@ class N2VWidget(QWidget):
     first chosen layer in the list, all its channels, is denoised every "Preview every"
     steps into the ``denoised`` layer, drawn on those pixels: a layer with the input's
     axes (the input's shape for an image that fits the window), one frame long on the
-    sample axes.
+    sample axes; for a 3D model the preview is the 32 slices around the slider.
 
     "Continue training" goes on with the model in "Model folder" (trained here or loaded)
     for "Epochs" more epochs, on the chosen layers, into a new folder: its own settings,
@@ -66,8 +68,12 @@ class N2VWidget(QWidget):
         # The layer and pixel offset of the running preview, to draw it on its source pixels.
         self._preview_at: tuple = (None, ())
         self.image_list = LayerList(napari_viewer, exclude=(DENOISED_LAYER,))
-        self.axes_edit = AxesField(napari_viewer, self.image_list, self.chosen_layers)
+        self.axes_edit = AxesField(
+            napari_viewer, self.image_list, self.chosen_layers,
+            tip="Axes with Z train a 3D model on the Z-stacks (write ZYX; TYX denoises the stack as 2D frames)",
+        )
         self.patch_spin = spin_box(_DEFAULTS["patch_size"] or 64, 16, 512, 8)
+        self.axes_edit.textChanged.connect(self._default_patch_for_axes)
         self.epochs_spin = spin_box(_DEFAULTS["epochs"], 1, 10_000)
         self.steps_spin = spin_box(_DEFAULTS["steps_per_epoch"], 1, 100_000)
         self.batch_spin = spin_box(_DEFAULTS["batch_size"], 1, 1024)
@@ -122,10 +128,27 @@ class N2VWidget(QWidget):
         """The axes in "Axes" for ``count`` chosen layers (one string for all, or one per layer; none for no layer)."""
         return parse_axes_list(self.axes_edit.text(), count) if count else []
 
-    def config(self) -> N2VConfig:
-        """The :class:`N2VConfig` of the current settings (2D frames)."""
+    def spatial_ndim(self, axes: list[str]) -> int:
+        """3 when the axes of the chosen layers hold Z (a 3D model), 2 otherwise; ``ValueError`` when they disagree."""
+        with_z = {"Z" in a for a in axes}
+        if len(with_z) > 1:
+            raise ValueError(
+                f"the axes {', '.join(axes)} mix Z-stacks and 2D images: a 3D model (axes with Z) and a 2D one cannot "
+                "be trained together; give Z to all layers, or T to read their stacks as 2D frames"
+            )
+        return 3 if with_z == {True} else 2
+
+    def _default_patch_for_axes(self, text: str) -> None:
+        """Put the patch size at the default of the model the axes ask for (64 in 2D, 32 in 3D) when it is the other's."""
+        defaults = {2: N2VConfig(ndim=2).patch_size, 3: N2VConfig(ndim=3).patch_size}
+        ndim = 3 if "Z" in text.upper() else 2
+        if self.patch_spin.value() == defaults[5 - ndim]:
+            self.patch_spin.setValue(defaults[ndim])
+
+    def config(self, ndim: int = 2) -> N2VConfig:
+        """The :class:`N2VConfig` of the current settings, for a 2D or 3D (``ndim``) model."""
         return N2VConfig(
-            ndim=2,
+            ndim=ndim,
             patch_size=self.patch_spin.value(),
             batch_size=self.batch_spin.value(),
             epochs=self.epochs_spin.value(),
@@ -152,13 +175,14 @@ class N2VWidget(QWidget):
             layers = self.chosen_layers()
             axes = self.chosen_axes(len(layers))
             images = images_of(layers, for_training=True, axes=axes)
-            config = self.config() if resume is None else None
+            ndim = self.spatial_ndim(axes)
+            config = self.config(ndim) if resume is None else None
         except ValueError as err:
             show_error(f"N2V: {err}")
             return
         more_epochs = self.epochs_spin.value() if resume is not None else None
         folder = Path(tempfile.mkdtemp(prefix="n2v-model-"))
-        preview, offset = preview_window(self.viewer, layers[0], images[0], axes[0])
+        preview, offset = preview_window(self.viewer, layers[0], images[0], axes[0], spatial_ndim=ndim)
         self._preview_at = (layers[0], offset)
         device = self.device_combo.currentText()
         preview_every = self.preview_spin.value()
@@ -226,7 +250,7 @@ class N2VWidget(QWidget):
         axes = self.chosen_axes(len(layers))[0]
         name = f"layer {layers[0].name!r}"
         image, axes = model.check_input(images_of(layers[:1], axes=[axes])[0], axes, name=name)
-        crop, offset = preview_window(self.viewer, layers[0], image, axes)
+        crop, offset = preview_window(self.viewer, layers[0], image, axes, spatial_ndim=model.config.ndim)
         self._preview_at = (layers[0], offset)
         start_worker(
             lambda: model.predict(crop, axes=axes, name=name),
