@@ -147,3 +147,10 @@ def test_resume_refuses_changed_settings_and_a_finished_run(tmp_path, noisy_tiff
     assert main(["n2v", "train", str(noisy_tiffs[0]), "--resume", str(model_dir), "--epochs", "3", "--out", str(more), "--device", "cpu"]) == 0
     assert (model_dir / "last.safetensors").read_bytes() == before
     assert N2VModel.load(more, device="cpu").config.epochs == 3
+
+
+def test_blind_spot_share_and_window_are_options(tmp_path, noisy_tiffs):
+    model_dir = tmp_path / "model"
+    assert main(["n2v", "train", str(noisy_tiffs[0]), "--out", str(model_dir), *TINY, "--masked-fraction", "0.00784", "--radius", "5"]) == 0
+    config = N2VModel.load(model_dir, device="cpu").config
+    assert (config.masked_fraction, config.neighborhood_radius) == (0.00784, 5)

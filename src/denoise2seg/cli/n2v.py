@@ -35,6 +35,15 @@ def add_training_options(parser: argparse.ArgumentParser, defaults: N2VConfig = 
         "all steps (cosine) or fixed (constant) (default %(default)s)",
     )
     parser.add_argument(
+        "--masked-fraction", type=float, default=defaults.masked_fraction,
+        help="share of the pixels of a patch that are blind spots (default %(default)s, N2V's 0.198 %%; "
+        "VoidSeg's reference code uses 0.00784)",
+    )
+    parser.add_argument(
+        "--radius", type=int, default=defaults.neighborhood_radius,
+        help="blind spots take a pixel from the (2 radius + 1)^2 window around them (default %(default)s)",
+    )
+    parser.add_argument(
         "--n2v2", action="store_true", default=defaults.n2v2,
         help="train N2V2 (Hoeck et al. 2022): blur-pool U-Net without the full-resolution skip connection, "
         "blind spots replaced by the median of their neighbourhood",
@@ -56,11 +65,16 @@ def config_from_args(args: argparse.Namespace, ndim: int = 2) -> N2VConfig:
         seed=args.seed,
         n2v2=args.n2v2,
         lr_schedule=args.lr_schedule,
+        masked_fraction=args.masked_fraction,
+        neighborhood_radius=args.radius,
     )
 
 
 # Settings a continued training keeps from its model folder (refused beside --resume).
-_RUN_SETTINGS = ("--steps", "--batch-size", "--patch-size", "--depth", "--n-filters", "--lr", "--lr-schedule", "--n2v2", "--ndim")
+_RUN_SETTINGS = (
+    "--steps", "--batch-size", "--patch-size", "--depth", "--n-filters", "--lr", "--lr-schedule", "--n2v2", "--ndim",
+    "--masked-fraction", "--radius",
+)
 
 
 def _train(args: argparse.Namespace) -> int:
