@@ -22,7 +22,7 @@ def test_train_predict_evaluate(tmp_path, capsys):
     assert "prob_thresh" in capsys.readouterr().out
     assert main(["seg", "predict", str(tmp_path / "model"), str(tmp_path / "image.tif"), "--out", str(tmp_path / "out"), "--device", "cpu"]) == 0
     predicted = tifffile.imread(tmp_path / "out" / "image_labels.tif")
-    assert predicted.shape == noisy.shape and predicted.dtype == np.int32
+    assert predicted.shape == noisy.shape and np.issubdtype(predicted.dtype, np.integer)
     (tmp_path / "copy").mkdir()
     tifffile.imwrite(tmp_path / "copy" / "image.tif", noisy[::-1])
     again = ["seg", "predict", str(tmp_path / "model"), str(tmp_path / "image.tif"), str(tmp_path / "copy" / "image.tif"),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..io.model_folder import read_model_config, saved_model_time
 from ..io.outputs import check_output_files, unique_output_paths
+from ..io.pixel_size import read_pixel_size
 from ..io.tiff import read_tiffs, write_tiff
 from ..n2v import N2VConfig, N2VModel, train_n2v
 from ..n2v.config import LR_SCHEDULES
@@ -105,7 +106,8 @@ def _predict(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     tile_shape = "auto" if args.tile is None else ((args.tile,) * ndim if args.tile else None)
     for path, image, image_axes, target in zip(args.images, images, axes, targets):
-        write_tiff(target, model.predict(image, tile_shape=tile_shape, axes=image_axes, name=str(path)), axes=image_axes)
+        denoised = model.predict(image, tile_shape=tile_shape, axes=image_axes, name=str(path))
+        write_tiff(target, denoised, axes=image_axes, pixel_size=read_pixel_size(path))
         print(f"{path} -> {target}")
     return 0
 

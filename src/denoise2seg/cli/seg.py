@@ -9,11 +9,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import tifffile
 
 from ..io.model_folder import read_model_config, saved_model_time
 from ..io.outputs import check_output_files, unique_output_paths
-from ..io.tiff import read_tiffs
+from ..io.pixel_size import read_pixel_size
+from ..io.tiff import read_tiffs, write_labels_tiff
 from ..metrics import score_images
 from ..segmentation import METHODS, SCHEMES, SegmentationConfig, SegmentationModel, train_segmentation
 from ..segmentation.model import KIND as MODEL_KIND
@@ -100,7 +100,7 @@ def _predict(args: argparse.Namespace) -> int:
     tile_shape = "auto" if args.tile is None else ((args.tile, args.tile) if args.tile else None)
     for path, image, target in zip(args.images, images, targets):
         labels = model.predict(image, tile_shape=tile_shape)
-        tifffile.imwrite(target, labels)
+        write_labels_tiff(target, labels, pixel_size=read_pixel_size(path))
         count = int(labels.max())
         print(f"{path} -> {target} ({count} object{'' if count == 1 else 's'})")
     return 0

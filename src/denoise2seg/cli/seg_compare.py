@@ -6,10 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-import tifffile
-
 from ..io.outputs import check_output_files, check_output_folder, unique_output_paths
-from ..io.tiff import read_tiffs
+from ..io.pixel_size import read_pixel_size
+from ..io.tiff import read_tiffs, write_labels_tiff
 from ..segmentation import SegmentationConfig
 from ..segmentation.compare import BUDGETS, METHODS_COMPARED, compare_schemes
 from ..validation import check_label_mask, check_training_images
@@ -46,8 +45,8 @@ def _compare(args: argparse.Namespace) -> int:
     results[0].write_text(comparison.to_csv())
     results[1].write_text(comparison.to_markdown())
     (out / "labels").mkdir(exist_ok=True)
-    for target, labels in zip(targets, last.labels):
-        tifffile.imwrite(target, labels)
+    for path, target, labels in zip(args.images, targets, last.labels):
+        write_labels_tiff(target, labels, pixel_size=read_pixel_size(path))
     print()
     print(comparison.to_markdown())
     print(f"table: {results[0]}, {results[1]}; best scheme retrained on all labels: {last.path}; labels: {out / 'labels'}")

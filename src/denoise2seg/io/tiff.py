@@ -8,6 +8,12 @@ from typing import Iterable
 import numpy as np
 import tifffile
 
+from .pixel_size import PixelSize
+
+# Stored in the TIFF's shaped (JSON) description of every label mask this package writes,
+# so that the napari reader opens the file as Labels whatever it is called.
+LABELS_METADATA = {"denoise2seg": "labels"}
+
 
 def read_tiff(path: str | Path) -> np.ndarray:
     """Read the image of one TIFF file.
@@ -37,12 +43,34 @@ def read_tiffs(paths: Iterable[str | Path]) -> list[np.ndarray]:
     return [read_tiff(path) for path in paths]
 
 
-def write_tiff(path: str | Path, image: np.ndarray, *, axes: str) -> None:
+def _pixel_size_arguments(pixel_size: PixelSize | None, metadata: dict) -> dict:
+    if pixel_size is None:
+        return {"metadata": metadata}
+    arguments, described = pixel_size.imwrite_arguments()
+    return {**arguments, "metadata": {**metadata, **described}}
+
+
+def write_tiff(path: str | Path, image: np.ndarray, *, axes: str, pixel_size: PixelSize | None = None) -> None:
     """Write ``image``, whose axes are ``axes`` (``"CYX"``, ``"YXC"``...), so that :func:`read_tiff` reads the same shape back.
 
     Channels last with 3 or 4 values are stored as RGB(A) samples, every other layout as
     grey pages (stated, rather than left to tifffile's guess from the shape); the axes
-    are recorded in the file's shape metadata.
+    are recorded in the file's shape metadata, and ``pixel_size`` (that of the input,
+    say) in its resolution tags.
     """
     rgb = axes.endswith("C") and image.shape[-1] in (3, 4)
-    tifffile.imwrite(path, image, photometric="rgb" if rgb else "minisblack", metadata={"axes": axes})
+    tifffile.imwrite(
+        path, image, photometric="rgb" if rgb else "minisblack", **_pixel_size_arguments(pixel_size, {"axes": axes})
+    )
+
+
+def write_labels_tiff(path: str | Path, labels: np.ndarray, *, pixel_size: PixelSize | None = None) -> None:
+    """Write instance labels as a TIFF label mask: uint16 when the ids fit, else int32, zlib-compressed, marked as labels.
+
+    ``pixel_size`` goes into the resolution tags. Negative ids raise ``ValueError``.
+    """
+    labels = np.asarray(labels)
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"label images hold non-negative ids; {Path(path).name} would get negative values")
+    dtype = np.uint16 if labels.size == 0 or labels.max() <= np.iinfo(np.uint16).max else np.int32
+    tifffile.imwrite(path, labels.astype(dtype), compression="zlib", **_pixel_size_arguments(pixel_size, dict(LABELS_METADATA)))

@@ -1,7 +1,7 @@
 """napari reader for TIFF label masks; every other TIFF is left to napari's own reader (an Image layer).
 
 A TIFF is a label mask when this plugin's writer marked it so (see
-:data:`denoise2seg.napari.writers.LABELS_METADATA`), or when its name says so and it holds
+:data:`denoise2seg.io.tiff.LABELS_METADATA`), or when its name says so and it holds
 integers. The names: a file stem containing one of the words in ``LABEL_NAME_WORDS``,
 standing alone or between non-letters (``cells_labels.tif``, ``nuclei-mask.tif``,
 ``stardist.tif``, ``scan_lesions.tif``, ``image_labels-2.tif``, not ``masked.tif`` or
@@ -18,7 +18,8 @@ from typing import Callable
 import numpy as np
 import tifffile
 
-from .writers import LABELS_METADATA
+from ..io.pixel_size import read_pixel_size
+from ..io.tiff import LABELS_METADATA
 
 LABEL_NAME_WORDS = ("label", "labels", "mask", "masks", "lesion", "lesions", "segmentation", "stardist")
 _LABEL_NAME = re.compile(rf"(?:^|[^a-z])(?:{'|'.join(LABEL_NAME_WORDS)})(?:[^a-z]|$)")
@@ -85,7 +86,13 @@ def read_tiff(path: str | list[str]) -> list[tuple]:
             if reason is not None:
                 raise ValueError(f"{p.name} is not read as a label mask: {reason}; open it as an image with napari's reader")
             labels = tiff.asarray()
-        layers.append((labels.astype(np.int32, copy=False), {"name": p.stem}, "labels"))
+        kwargs = {"name": p.stem}
+        pixel_size = read_pixel_size(p)
+        if pixel_size is not None:
+            kwargs["scale"] = pixel_size.scale(labels.ndim)
+            if pixel_size.unit:
+                kwargs["metadata"] = {"unit": pixel_size.unit}
+        layers.append((labels.astype(np.int32, copy=False), kwargs, "labels"))
     return layers
 
 
