@@ -89,3 +89,47 @@ def test_event_loop_keeps_running_during_training(qtbot, nuclei_crop, tiny_n2v_f
     assert len(gaps) > 20
     assert np.percentile(gaps, 95) < 0.1, f"95th percentile gap {np.percentile(gaps, 95) * 1000:.0f} ms"
     assert gaps.max() < 1.0, f"event loop blocked for {gaps.max() * 1000:.0f} ms"
+
+
+def _count_cache_releases(monkeypatch) -> list:
+    """Pretend a CUDA GPU is there and count the calls that hand its cached memory back."""
+    import torch
+
+    released = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: released.append(True))
+    return released
+
+
+def test_gpu_memory_is_released_when_a_training_is_stopped_or_a_worker_ends(qtbot, nuclei_crop, tmp_path, monkeypatch):
+    from denoise2seg.napari.background import start_worker
+
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    steps = []
+    panel.run(
+        lambda: train_n2v(nuclei_crop[0], tiny_config(epochs=50, steps=20), out_dir=tmp_path, device="cpu"),
+        on_event=lambda e: steps.append(e.step),
+    )
+    qtbot.waitUntil(lambda: len(steps) >= 3, timeout=60_000)
+    released = _count_cache_releases(monkeypatch)
+    panel.stop()
+    qtbot.waitUntil(lambda: not panel.running, timeout=30_000)
+    assert released == [True]
+
+    results = []
+    start_worker(lambda: 42, on_returned=results.append, title="a job")
+    qtbot.waitUntil(lambda: len(released) == 2, timeout=10_000)
+    assert results == [42]
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_memory_is_handed_back_after_training(qtbot, nuclei_crop, tmp_path):
+    import torch
+
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.run(lambda: train_n2v(nuclei_crop[0], tiny_config(epochs=1, steps=5), out_dir=tmp_path, device="cuda"))
+    qtbot.waitUntil(lambda: not panel.running, timeout=120_000)
+    # What stays is at most torch's small per-handle workspaces, not the run's activations and weights.
+    assert torch.cuda.memory_reserved() < 0.5 * torch.cuda.max_memory_reserved()

@@ -6,6 +6,8 @@ from typing import Any, Callable
 
 from napari.qt.threading import FunctionWorker, thread_worker
 from napari.utils.notifications import show_error
+
+from ..training.device import release_device_memory
 from qtpy.QtWidgets import QWidget
 
 
@@ -20,10 +22,12 @@ def start_worker(
 
     An exception reaches the user as a napari error notification "<title> failed: <error>".
     ``busy`` (the button that started the work) is disabled until the worker ends. The
-    worker stays referenced by napari's threading while it runs.
+    worker stays referenced by napari's threading while it runs; when it ends, the GPU
+    memory it used is released (:func:`~denoise2seg.training.device.release_device_memory`).
     """
     worker = thread_worker(function, start_thread=False, ignore_errors=True)(*args)
     worker.returned.connect(on_returned)
+    worker.finished.connect(release_device_memory)
     worker.errored.connect(lambda error: show_error(f"{title} failed: {error}"))
     if busy is not None:
         busy.setEnabled(False)

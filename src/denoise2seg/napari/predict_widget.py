@@ -26,6 +26,7 @@ from ..metrics import InstanceScores, score_image
 from ..n2v import N2VModel
 from ..segmentation import SegmentationModel
 from ..segmentation.model import KIND as SEGMENTATION_KIND
+from ..training.device import release_device_memory
 from .layer_choice import AxesField, LayerCombo, LayerList, frames_of_layers, images_of, is_ground_truth, show_result
 from .controls import device_combo, scrolling_layout, spin_box
 from .writers import write_labels_tiff
@@ -257,6 +258,7 @@ class PredictWidget(QWidget):
             self.apply_button.setEnabled(True)
             self.stop_button.setEnabled(False)
             self.worker = None
+            release_device_memory()
             if self.progress.value() < total:
                 if stopped:
                     show_info(f"Prediction stopped after {self.progress.value()} of {total} frames; no layer was added")

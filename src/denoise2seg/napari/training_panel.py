@@ -45,6 +45,7 @@ from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from ..training import TrainingEvent
+from ..training.device import release_device_memory
 
 EventFactory = Callable[[], Iterable[TrainingEvent]]
 
@@ -279,6 +280,8 @@ class TrainingRunner:
 
     def _on_finished(self) -> None:
         self.worker = None
+        # The run's network and batches are unreferenced now; hand their GPU memory back.
+        release_device_memory()
         if self.on_finished is not None:
             self.on_finished()
 
