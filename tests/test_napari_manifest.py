@@ -78,3 +78,20 @@ def test_reader_and_writer_are_used_by_napari(make_napari_viewer, tmp_path):
     assert written and np.array_equal(tifffile.imread(target), mask)
     layers = viewer.open(str(target), plugin=PLUGIN)
     assert len(layers) == 1 and np.array_equal(np.asarray(layers[0].data), mask)
+
+
+LAYER_MENUS = MANIFEST["contributions"]["menus"]
+
+
+@pytest.mark.parametrize("menu", sorted(LAYER_MENUS))
+def test_the_layers_menus_open_the_widgets(make_napari_viewer, menu):
+    from napari._app_model import get_app_model
+
+    viewer = make_napari_viewer()
+    app = get_app_model()
+    offered = {item.command.id: item.command.title for item in app.menus.get_menu(menu) if getattr(item, "command", None)}
+    for entry in LAYER_MENUS[menu]:
+        assert entry["command"] in offered, f"{entry['command']} is not in {menu}"
+        app.commands.execute_command(entry["command"]).result()
+    titles = {offered[e["command"]] for e in LAYER_MENUS[menu]}
+    assert titles <= set(viewer.window.dock_widgets)
