@@ -139,6 +139,8 @@ def test_resume_refuses_changed_settings_and_a_finished_run(tmp_path, noisy_tiff
 
     assert main(["n2v", "train", str(noisy_tiffs[0]), "--resume", str(model_dir), "--depth", "2"]) == 2
     assert "--depth cannot be given" in capsys.readouterr().err
+    assert main(["n2v", "train", str(noisy_tiffs[0]), "--resume", str(model_dir), "--seed", "5"]) == 2
+    assert "--seed cannot be given" in capsys.readouterr().err
     assert main(["n2v", "train", str(noisy_tiffs[0]), "--resume", str(model_dir), "--device", "cpu"]) == 2
     assert "already trained 2 steps" in capsys.readouterr().err
     assert (model_dir / "last.safetensors").read_bytes() == before

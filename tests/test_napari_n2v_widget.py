@@ -135,6 +135,7 @@ def test_stop_then_continue_training_extends_the_run_and_its_loss_curve(make_nap
     assert widget.panel.runner.error is None
     end = 10 * (-(-stopped_at // 10) + 1)
     assert widget.panel.plot.train_steps == list(range(1, end + 1))
+    assert widget.panel.plot.axes.get_xlim()[1] == end, "the loss plot's step axis still spans the first run's plan"
     assert widget.model_folder != first and (first / "last.safetensors").read_bytes() == first_weights
     assert N2VModel.load(widget.model_folder, device="cpu").config.epochs == end // 10
 

@@ -47,6 +47,11 @@ def test_segment_image_and_stack_then_export_and_read_back(make_napari_viewer, q
     run_apply(widget, qtbot)
 
     assert widget.progress.value() == widget.progress.maximum() == 4
+    # The result layers the run added did not bring the guess back over what the user typed.
+    assert widget.axes_edit.text() == "YX, TYX"
+    widget.image_list.select("image")
+    widget.image_list.select("image", "stack")
+    assert widget.axes_edit.text() == "YX, TYX"
     model = SegmentationModel.load(segmentation_folder, device="cpu")
     single, stack = viewer.layers["image labels"].data, viewer.layers["stack labels"].data
     assert single.max() > 0 and stack.shape == (3, 128, 128)

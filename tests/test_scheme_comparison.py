@@ -126,3 +126,11 @@ def test_seg_compare_writes_the_table_the_best_model_and_labels(tmp_path, nuclei
     assert main(args) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert (out / "comparison.csv").read_bytes() == before
+
+    # --overwrite replaces the whole earlier comparison: no labels of the first image stay beside the new ones.
+    tifffile.imwrite(tmp_path / "other.tif", noisy[::-1])
+    tifffile.imwrite(tmp_path / "other_mask.tif", mask[::-1])
+    again = ["seg", "compare", str(tmp_path / "other.tif"), "--labels", str(tmp_path / "other_mask.tif"), "--methods", "stardist",
+             "--out", str(out), "--device", "cpu", "--overwrite"]
+    assert main(again) == 0
+    assert sorted(p.name for p in (out / "labels").iterdir()) == ["other_labels.tif"]

@@ -258,3 +258,27 @@ def test_a_blank_frame_gets_no_objects_whatever_the_network_outputs(monkeypatch,
     assert model.predict(images[0]).max() > 0, "the stubbed network should make objects of a real frame"
     stack = model.predict(np.stack([images[0], np.zeros((64, 64), np.float32)]))
     assert stack[0].max() > 0 and not stack[1].any()
+
+
+def test_ctrl_c_during_training_still_tunes_the_kept_models_thresholds(tmp_path, nuclei_crop, monkeypatch):
+    import json
+
+    from denoise2seg.segmentation.task import SegmentationTask
+
+    noisy, _, mask = nuclei_crop
+    real_loss = SegmentationTask.training_loss
+    calls = []
+
+    def interrupted_at_the_fifth_step(self):
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return real_loss(self)
+
+    monkeypatch.setattr(SegmentationTask, "training_loss", interrupted_at_the_fifth_step)
+    config = SegmentationConfig(patch_size=32, batch_size=2, epochs=3, steps_per_epoch=3, depth=1, n_filters=4, seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        for _ in train_segmentation([noisy], [mask], config, out_dir=tmp_path, device="cpu"):
+            pass
+    thresholds = json.loads((tmp_path / "config.json").read_text())["thresholds"]
+    assert "val_ap" in thresholds, f"the thresholds were not tuned: {thresholds}"

@@ -74,7 +74,7 @@ def config_from_args(args: argparse.Namespace, ndim: int = 2) -> N2VConfig:
 # Settings a continued training keeps from its model folder (refused beside --resume).
 _RUN_SETTINGS = (
     "--steps", "--batch-size", "--patch-size", "--depth", "--n-filters", "--lr", "--lr-schedule", "--n2v2", "--ndim",
-    "--masked-fraction", "--radius",
+    "--masked-fraction", "--radius", "--seed",
 )
 
 

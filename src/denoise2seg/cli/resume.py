@@ -50,8 +50,8 @@ def training_folder(args: argparse.Namespace, settings: Iterable[str], inputs: I
     refused = given_flags(args.argv, settings)
     if refused:
         raise ValueError(
-            f"--resume continues with the settings of {args.resume}, so {', '.join(refused)} cannot be given; "
-            "drop them (only --epochs may change), or start a new training with --out"
+            f"--resume continues with the settings and random streams of {args.resume}, so {', '.join(refused)} cannot "
+            "be given; drop them (only --epochs may change), or start a new training with --out"
         )
     if not args.resume.is_dir():
         raise ValueError(f"--resume {args.resume}: no such model folder")

@@ -42,7 +42,7 @@ def _check_pairs(images: list[Path], labels: list[Path]) -> None:
 # Settings a continued training keeps from its model folder (refused beside --resume).
 _RUN_SETTINGS = (
     "--method", "--scheme", "--n2v", "--steps", "--batch-size", "--patch-size", "--depth", "--n-filters", "--lr",
-    "--margin", "--border",
+    "--margin", "--border", "--seed",
 )
 
 

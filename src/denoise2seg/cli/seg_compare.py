@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from .file_axes import single_channel_frames
 from .progress import TrainingInterrupted, consume_with_progress
 
 RESULT_FILES = ("comparison.csv", "comparison.md")
+RESULT_FOLDERS = ("n2v", "best", "labels")
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -27,6 +29,8 @@ def _compare(args: argparse.Namespace) -> int:
     targets = check_output_files(
         unique_output_paths(args.images, out / "labels", suffix="_labels"), overwrite=args.overwrite, inputs=inputs
     )
+    if args.overwrite:
+        _remove_earlier_results(out)
     names = [str(p) for p in args.images]
     images = check_training_images(single_channel_frames(args.images, read_tiffs(args.images), args.axes), ndim=(2, 3), names=names)
     masks = [check_label_mask(mask, name=str(path)) for path, mask in zip(args.labels, read_tiffs(args.labels))]
@@ -51,6 +55,14 @@ def _compare(args: argparse.Namespace) -> int:
     print(comparison.to_markdown())
     print(f"table: {results[0]}, {results[1]}; best scheme retrained on all labels: {last.path}; labels: {out / 'labels'}")
     return 0
+
+
+def _remove_earlier_results(out: Path) -> None:
+    """Delete what an earlier comparison wrote into ``out`` (``--overwrite``), so no result of it is left beside the new ones."""
+    for name in RESULT_FILES:
+        (out / name).unlink(missing_ok=True)
+    for folder in RESULT_FOLDERS:
+        shutil.rmtree(out / folder, ignore_errors=True)
 
 
 def _printing_results(events):
@@ -89,6 +101,9 @@ def register(commands) -> None:
     )
     compare.add_argument("--seed", type=int, default=0, help="one seed for every training (default %(default)s)")
     compare.add_argument("--out", type=Path, required=True, help="folder for the table, n2v/, best/ and labels/")
-    compare.add_argument("--overwrite", action="store_true", help="replace the results of an earlier comparison in --out")
+    compare.add_argument(
+        "--overwrite", action="store_true",
+        help="replace an earlier comparison in --out: its table, n2v/, best/ and labels/ are deleted first",
+    )
     compare.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default %(default)s)")
     compare.set_defaults(func=_compare)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
+
+import numpy as np
 
 
 class ConfigRecord:
@@ -20,3 +22,9 @@ class ConfigRecord:
     def from_dict(cls, values: dict):
         known = {f.name for f in fields(cls)}
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in known})
+
+    def with_seed(self):
+        """This config, or a copy with a freshly drawn ``seed`` when it has none, so the model folder records the seed that ran."""
+        if getattr(self, "seed", 0) is not None:
+            return self
+        return replace(self, seed=int(np.random.SeedSequence().entropy % 2**31))

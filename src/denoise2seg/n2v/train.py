@@ -142,7 +142,7 @@ def train_n2v(
         previous = N2VModel.load(resume, device=device, which="last")
         state = load_training_state(resume)
         config = continued_config(previous.config, state, config, more_epochs=more_epochs, folder=resume)
-    config = config or N2VConfig()
+    config = (config or N2VConfig()).with_seed()
     samples = training_samples(images, config, axes=axes, names=names)
     channels = samples[0].shape[0]
     if previous is not None and previous.channels != channels:

@@ -148,6 +148,7 @@ class CompareWidget(QWidget):
             return
         self._layers = layers
         self.comparison = None
+        self.best_folder = None
         self.table.setRowCount(0)
         self.verdict_label.setText("")
         self.output_folder = Path(tempfile.mkdtemp(prefix="scheme-comparison-"))
@@ -155,8 +156,22 @@ class CompareWidget(QWidget):
         self.panel.run(
             lambda: compare_schemes(images, labels, n2v_model=n2v, methods=methods, budget=budget, seed=seed, out_dir=out, device=device),
             on_event=self._on_event,
+            on_finished=self._on_finished,
             disable=[self.image_list, self.labels_combo, self.unet_check, self.stardist_check, self.budget_combo],
         )
+
+    def _on_finished(self) -> None:
+        """After Stop: say what was kept (the finished rows) and that no scheme was retrained."""
+        if not self.panel.runner.stopped or self.best_folder is not None:
+            return
+        done = len(self.comparison.results) if self.comparison is not None else 0
+        if done:
+            self.verdict_label.setText(
+                f"stopped: the {done} scheme{'s' * (done != 1)} above finished; no scheme was retrained on all labels. "
+                f"{self.verdict_label.text()}"
+            )
+        else:
+            self.verdict_label.setText("stopped before any scheme finished: nothing was kept")
 
     def _on_event(self, event: ComparisonEvent) -> None:
         if event.kind == "result":

@@ -10,6 +10,7 @@ from qtpy.QtWidgets import (
     QFormLayout,
     QFrame,
     QLayout,
+    QLineEdit,
     QScrollArea,
     QSpinBox,
     QToolButton,
@@ -29,13 +30,25 @@ def spin_box(value: int, low: int, high: int, step: int = 1) -> QSpinBox:
     return box
 
 
+def path_field(placeholder: str) -> QLineEdit:
+    """A read-only one-line field for a folder path: it never wraps or clips in a narrow dock, and the path can be copied."""
+    field = QLineEdit()
+    field.setReadOnly(True)
+    field.setPlaceholderText(placeholder)
+    field.textChanged.connect(field.setToolTip)
+    return field
+
+
 def seed_box() -> QSpinBox:
     """A random-seed box: "random" (a fresh seed each run, the default) or a seed from 0 to 2**31 - 2, to repeat a run."""
     box = QSpinBox()
     box.setRange(-1, 2**31 - 2)
     box.setSpecialValueText("random")
     box.setValue(-1)
-    box.setToolTip("the same seed, data and settings repeat a training on the same device; 'random' draws a new seed")
+    box.setToolTip(
+        "the same seed, data and settings repeat a training on the same device; 'random' draws a new seed, "
+        "which the model folder records (config.json) so that run can be repeated too"
+    )
     return box
 
 

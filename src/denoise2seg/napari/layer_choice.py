@@ -176,10 +176,10 @@ AXES_TIP = (
 class AxesField(QLineEdit):
     """An "Axes" field that shows the axes guessed for the chosen layers whenever that choice changes.
 
-    ``chosen`` returns the chosen layers (in the order the axes refer to); the guess
-    (:func:`axes_guess_text`) replaces the text when the choice, or the viewer's layers,
-    change, and otherwise the user's edit stays. ``tip`` adds to the tooltip what the
-    widget does with the axes.
+    ``chosen`` returns the chosen layers (in the order the axes refer to). When the choice
+    changes, the field shows what was last typed for that choice, else the guess
+    (:func:`axes_guess_text`); adding or removing other layers (a result, say) keeps
+    what the user typed. ``tip`` adds to the tooltip what the widget does with the axes.
     """
 
     def __init__(self, viewer: napari.Viewer, layer_list: "LayerList", chosen: Callable[[], list], tip: str = "") -> None:
@@ -187,18 +187,30 @@ class AxesField(QLineEdit):
         self.chosen = chosen
         self.setToolTip(AXES_TIP + (f". {tip}" if tip else ""))
         self._guessed_for: tuple[str, ...] | None = None
+        self._typed: dict[tuple[str, ...], str] = {}
+        self._showing_guess = False
+        self.textChanged.connect(self._remember)
         layer_list.itemSelectionChanged.connect(self.guess)
         for emitter in (viewer.layers.events.inserted, viewer.layers.events.removed):
             emitter.connect(self.guess)
         self.guess()
 
+    def _remember(self, text: str) -> None:
+        if not self._showing_guess and self._guessed_for:
+            self._typed[self._guessed_for] = text
+
     def guess(self, *_args) -> None:
-        """Show the axes guessed for the chosen layers, when the choice differs from that of the last guess."""
+        """Show the axes for the chosen layers (typed before for this choice, else guessed) when the choice changed."""
         layers = self.chosen()
         names = tuple(layer.name for layer in layers)
-        if names != self._guessed_for:
-            self._guessed_for = names
-            self.setText(axes_guess_text(layers))
+        if not names or names == self._guessed_for:
+            return
+        self._guessed_for = names
+        self._showing_guess = True
+        try:
+            self.setText(self._typed.get(names, axes_guess_text(layers)))
+        finally:
+            self._showing_guess = False
 
     def axes(self, layers: list) -> list[str]:
         """The axes in the field for ``layers`` (one string for all, or one per layer; the guess when empty)."""

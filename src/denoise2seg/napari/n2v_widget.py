@@ -10,7 +10,7 @@ from pathlib import Path
 
 import napari
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtWidgets import QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
+from qtpy.QtWidgets import QCheckBox, QFileDialog, QHBoxLayout, QPushButton, QWidget
 
 from ..data.axes import parse_axes_list
 from ..io.model_folder import ModelFolderError
@@ -18,7 +18,7 @@ from ..n2v import N2VConfig, N2VModel, train_n2v
 from ..training import TrainingEvent
 from ..training.state import has_training_state
 from .background import start_worker
-from .controls import Collapsible, device_combo, dock_layout, seed_box, seed_of, spin_box
+from .controls import Collapsible, device_combo, dock_layout, path_field, seed_box, seed_of, spin_box
 from .layer_choice import AxesField, LayerList, images_of, preview_window, show_result
 from .training_panel import TrainingPanel
 
@@ -87,8 +87,7 @@ class N2VWidget(QWidget):
             "such a model denoises for the sequential scheme but cannot initialise the finetune schemes"
         )
         self.device_combo = device_combo()
-        self.folder_label = QLabel("(new folder when training starts)")
-        self.folder_label.setWordWrap(True)
+        self.folder_label = path_field("(new folder when training starts)")
         self.save_button = QPushButton("Save as...")
         self.load_button = QPushButton("Load...")
         self.save_button.clicked.connect(self._on_save)
@@ -96,6 +95,10 @@ class N2VWidget(QWidget):
         self.panel = TrainingPanel("Train", title="N2V training", continue_text="Continue training")
         self.panel.train_button.clicked.connect(self.train)
         self.panel.continue_button.clicked.connect(self.continue_training)
+        self.panel.continue_button.setToolTip(
+            "train the model under Model folder for 'Epochs' more epochs, counted after the epoch it stopped in, into a "
+            "new folder; its settings, optimiser state and step count carry on"
+        )
 
         self.advanced = Collapsible([
             ("Patch size", self.patch_spin),

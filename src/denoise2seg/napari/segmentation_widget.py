@@ -17,7 +17,7 @@ from ..segmentation.config import FINETUNE_SCHEMES
 from ..training import TrainingEvent
 from ..training.state import has_training_state
 from .background import start_worker
-from .controls import Collapsible, device_combo, dock_layout, learning_rate_box, seed_box, seed_of, spin_box
+from .controls import Collapsible, device_combo, dock_layout, path_field, learning_rate_box, seed_box, seed_of, spin_box
 from .layer_choice import (
     AxesField, LayerCombo, LayerList, frames_of_layers, is_ground_truth, placement, preview_crop, show_preview, window_on_image,
 )
@@ -137,11 +137,14 @@ class SegmentationWidget(QWidget):
         self.preview_spin = spin_box(50, 1, 100_000)
         self.seed_spin = seed_box()
         self.device_combo = device_combo()
-        self.folder_label = QLabel("(new folder when training starts)")
-        self.folder_label.setWordWrap(True)
+        self.folder_label = path_field("(new folder when training starts)")
         self.panel = TrainingPanel("Train", title="Segmentation training", continue_text="Continue training")
         self.panel.train_button.clicked.connect(self.train)
         self.panel.continue_button.clicked.connect(self.continue_training)
+        self.panel.continue_button.setToolTip(
+            "train the model under Model folder for 'Epochs' more epochs, counted after the epoch it stopped in, into a "
+            "new folder; its settings, optimiser state and step count carry on"
+        )
 
         n2v_row = QHBoxLayout()
         n2v_row.addWidget(self.n2v_folder_edit)
@@ -168,9 +171,9 @@ class SegmentationWidget(QWidget):
             ("Steps per epoch", self.steps_spin),
             ("Device", self.device_combo),
             ("Model folder", self.folder_label),
-            ("Scores", self.scores_label),
         ]
-        dock_layout(self, rows, [self.advanced, self.panel])
+        # Below the form, across the dock: a wrapped label inside a form row gets too little height and is cut.
+        dock_layout(self, rows, [self.scores_label, self.advanced, self.panel])
 
     @property
     def method(self) -> str:

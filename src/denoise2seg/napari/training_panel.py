@@ -118,6 +118,11 @@ class LossPlot(QWidget):
         self.val_line.set_data([], [])
         self.canvas.draw_idle()
 
+    def continue_run(self) -> None:
+        """Keep the curves for a run that continues them; the x axis then spans that run's steps from its first event."""
+        self.total_steps = 0
+        self.axes.set_xlim(0, 1)
+
     def add_event(self, event: TrainingEvent) -> None:
         """Record the loss carried by ``event`` and schedule a redraw."""
         if event.kind == "step" and event.train_loss is not None:
@@ -368,7 +373,9 @@ class TrainingPanel(QWidget):
             self.runner.title = title
         self._on_event_callback = on_event
         self._on_finished_callback = on_finished
-        if not keep_plot:
+        if keep_plot:
+            self.plot.continue_run()
+        else:
             self.plot.clear()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)

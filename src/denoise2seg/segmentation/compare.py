@@ -126,8 +126,9 @@ def _standard_error(values: Sequence[float]) -> float:
 class Comparison:
     """The results of a comparison, how the labels were split, and the verdict.
 
-    ``best`` is the scheme with the highest mean AP; ``decisive`` whether its lead over
-    the runner-up exceeds the sum of their standard errors (else the schemes are tied).
+    ``best`` is the scheme with the highest mean AP (then SEG); ``decisive`` whether its
+    lead over the runner-up exceeds the sum of their standard errors (else the schemes are
+    tied), and never when every AP is 0.
     ``notes`` say what was left out and why.
     """
 
@@ -138,7 +139,8 @@ class Comparison:
 
     @property
     def ranked(self) -> list[SchemeResult]:
-        return sorted(self.results, key=lambda r: r.ap, reverse=True)
+        """The results by mean AP, then mean SEG (which breaks ties of AP, common with few objects)."""
+        return sorted(self.results, key=lambda r: (r.ap, r.seg), reverse=True)
 
     @property
     def best(self) -> SchemeResult | None:
@@ -147,8 +149,10 @@ class Comparison:
     @property
     def decisive(self) -> bool:
         ranked = self.ranked
+        if not ranked or ranked[0].ap == 0:
+            return False
         if len(ranked) < 2:
-            return len(ranked) == 1
+            return True
         first, second = ranked[:2]
         return first.ap - second.ap > first.ap_se + second.ap_se
 
@@ -164,6 +168,11 @@ class Comparison:
         best = self.best
         if best is None:
             return "no scheme finished"
+        if best.ap == 0:
+            return (
+                f"no scheme found the painted objects (every AP is 0): the budget is too small for these data, or too "
+                f"few objects are painted; {best.name}, with the highest SEG ({best.seg:.3f}), is the one retrained"
+            )
         if len(self.results) == 1:
             return f"only {best.name} was run (AP {best.ap:.3f})"
         if self.decisive:

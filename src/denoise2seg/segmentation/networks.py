@@ -66,8 +66,9 @@ def init_from_n2v(net: UNet, n2v_net: UNet) -> None:
         raise ValueError(
             "finetuning needs the segmentation U-Net to have the N2V network's architecture: the N2V model has "
             f"depth {theirs.depth}, n_filters {theirs.n_filters}, kernel {theirs.kernel_size}, batch norm "
-            f"{theirs.batch_norm}, {theirs.in_channels} channel(s); set depth and n_filters of the "
-            "SegmentationConfig to match"
+            f"{theirs.batch_norm}, {theirs.in_channels} channel(s); give the segmentation the same depth and filters "
+            f"(--depth {theirs.depth} --n-filters {theirs.n_filters} on the command line, the U-Net fields in napari, "
+            "depth and n_filters of SegmentationConfig in Python)"
         )
     body = {k: v for k, v in n2v_net.state_dict().items() if not k.startswith("head.")}
     missing, unexpected = net.load_state_dict(body, strict=False)

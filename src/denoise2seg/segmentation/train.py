@@ -109,7 +109,7 @@ def train_segmentation(
         defaults to ``resume`` (continued in place); another folder gets a copy of its
         best model first and ``resume`` stays unchanged.
 
-    After the last epoch, and also when the generator is closed early (Stop), the
+    After the last epoch, and also when the generator is closed early (Stop) or Ctrl-C interrupts it, the
     best weights are reloaded and the post-processing thresholds that maximise AP on
     the validation frames are stored in the folder (StarDist's in a worker process,
     see :mod:`.postprocess_process`).
@@ -122,7 +122,7 @@ def train_segmentation(
         state = load_training_state(resume)
         config = continued_config(previous.config, state, config, more_epochs=more_epochs, folder=resume)
         n2v_model = Path(resume) / N2V_SUBFOLDER if config.uses_n2v else None
-    config = config or SegmentationConfig()
+    config = (config or SegmentationConfig()).with_seed()
     check_training_images(images, ndim=(2, 3))
     _check_n2v_given(config, n2v_model)
     frames = collect_annotated_frames(images, labels, margin=config.annotation_margin, patch_shape=config.patch_shape)
@@ -168,6 +168,7 @@ def train_on_frames(
     those of :func:`train_segmentation`, and the thresholds are tuned on ``val_frames``.
     """
     _check_n2v_given(config, n2v_model)
+    config = config.with_seed()
     previous = continuation.model if continuation is not None else None
     if normalizer_frames is None:
         normalizer_frames = [f.frame for f in train_frames]
@@ -215,9 +216,9 @@ def train_on_frames(
                 _tune_thresholds(model, out_dir, val_inputs, val_frames)
                 tuned = True
             yield event
-    except GeneratorExit:
-        # Stop: the loop's own close writes the weights trained so far; the kept (best) model
-        # then gets thresholds too, since the defaults may segment nothing for a young network.
+    except (GeneratorExit, KeyboardInterrupt):
+        # Stop or Ctrl-C: the loop's own close writes the weights trained so far; the kept (best)
+        # model then gets thresholds too, since the defaults may segment nothing for a young network.
         events.close()
         if not tuned and (out_dir / WEIGHT_FILES["best"]).is_file():
             _tune_thresholds(model, out_dir, val_inputs, val_frames)
