@@ -44,8 +44,9 @@ METHODS_COMPARED = ("unet", "stardist")
 class Budget:
     """Training settings of one comparison preset, for every scheme alike, and the N2V model trained when none is given.
 
-    ``expected`` says how long the whole comparison took where it was measured
-    (docs/segmentation.md, "Which scheme is best for my data").
+    ``expected`` says how long a whole comparison takes: measured, or estimated from timed
+    steps (``benchmarks/scheme_comparison.py --estimate``; docs/segmentation.md, "Which
+    scheme is best for my data").
     """
 
     name: str
@@ -76,12 +77,12 @@ BUDGETS: dict[str, Budget] = {
     "standard": Budget(
         "standard", epochs=20, steps_per_epoch=50, batch_size=16, patch_size=128, depth=2, n_filters=32, learning_rate=1e-3,
         n2v=N2VConfig(epochs=15, steps_per_epoch=40, batch_size=32, n_filters=32, learning_rate=2e-3),
-        expected="10x the quick budget's steps, on 4x larger patches in twice the batch: hours on a CPU; not measured",
+        expected="about 12 hours of training steps on 2 CPU cores (estimated from timed steps); GPU not measured",
     ),
     "paper": Budget(
         "paper", epochs=200, steps_per_epoch=400, batch_size=128, patch_size=128, depth=2, n_filters=32, learning_rate=4e-4,
         n2v=N2VConfig(),
-        expected="VoidSeg's schedule, 800x the quick budget's steps: a GPU is needed; not measured",
+        expected="about 560 days of training steps on 2 CPU cores (estimated): a GPU is needed; GPU not measured",
     ),
 }
 
