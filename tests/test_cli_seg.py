@@ -84,8 +84,8 @@ def test_resume_continues_on_corrected_labels_into_a_new_folder(tmp_path, capsys
     tifffile.imwrite(tmp_path / "first.tif", first_labels)
     tifffile.imwrite(tmp_path / "corrected.tif", labels)
     tiny = ["--epochs", "1", "--steps", "3", "--batch-size", "2", "--patch-size", "32", "--depth", "1", "--n-filters", "4"]
-    train = ["seg", "train", str(tmp_path / "image.tif"), "--device", "cpu", "--seed", "0"]
-    assert main([*train, "--labels", str(tmp_path / "first.tif"), "--out", str(tmp_path / "first"), *tiny]) == 0
+    train = ["seg", "train", str(tmp_path / "image.tif"), "--device", "cpu"]
+    assert main([*train, "--labels", str(tmp_path / "first.tif"), "--out", str(tmp_path / "first"), "--seed", "0", *tiny]) == 0
     before = {p.name: p.read_bytes() for p in (tmp_path / "first").iterdir() if p.is_file()}
 
     assert main([*train, "--labels", str(tmp_path / "corrected.tif"), "--resume", str(tmp_path / "first"), "--scheme", "baseline"]) == 2
