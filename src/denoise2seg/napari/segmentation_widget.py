@@ -85,8 +85,8 @@ class SegmentationWidget(QWidget):
     model (best weights, tuned thresholds) segments that region once more; with a "Ground
     truth" Labels layer of the first image's shape chosen (one that came with the data as
     its ground truth is offered first), that segmentation is scored against the ground
-    truth's pixels of the region (AP at IoU 0.5, AP over IoU 0.5-0.9, SEG), shown under
-    "Scores" and kept in :attr:`scores`.
+    truth's pixels of the region (AP at IoU 0.5, AP over IoU 0.5-0.9, SEG), shown below
+    the settings and kept in :attr:`scores`.
 
     Correct and retrain: after correcting the ``segmentation`` layer with napari's label
     tools, choose it as "Annotations"; training then starts from an image-sized copy of
