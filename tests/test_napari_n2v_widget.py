@@ -11,6 +11,16 @@ pytestmark = pytest.mark.gui
 N2V = "Train denoiser (N2V)"
 
 
+def widget_on_sample_crop(make_napari_viewer, open_widget, size: int):
+    """A viewer with the top-left ``size`` x ``size`` pixels of the sigma-20 sample and the N2V widget, its noisy layer chosen."""
+    viewer = make_napari_viewer()
+    for data, kwargs, layer_type in nuclei_sigma20():
+        viewer._add_layer_from_data(data[:size, :size], kwargs, layer_type)
+    widget = open_widget(viewer, N2V)
+    widget.image_list.select("DSB sigma 20 noisy")
+    return viewer, widget
+
+
 def set_tiny(widget, epochs=2, steps=10):
     widget.patch_spin.setValue(32)
     widget.epochs_spin.setValue(epochs)
@@ -23,11 +33,7 @@ def set_tiny(widget, epochs=2, steps=10):
 
 
 def test_training_shows_a_changing_denoised_layer_and_writes_a_model(make_napari_viewer, open_widget, qtbot, tmp_path):
-    viewer = make_napari_viewer()
-    for data, kwargs, layer_type in nuclei_sigma20():
-        viewer._add_layer_from_data(data[:128, :128], kwargs, layer_type)
-    widget = open_widget(viewer, N2V)
-    widget.image_list.select("DSB sigma 20 noisy")
+    viewer, widget = widget_on_sample_crop(make_napari_viewer, open_widget, 128)
     set_tiny(widget)
     previews = []
     on_event = widget._on_event
@@ -96,11 +102,7 @@ def test_preview_lies_on_its_frame_and_pixels(make_napari_viewer, open_widget, q
 
 
 def test_n2v2_box_trains_an_n2v2_model(make_napari_viewer, open_widget, qtbot):
-    viewer = make_napari_viewer()
-    for data, kwargs, layer_type in nuclei_sigma20():
-        viewer._add_layer_from_data(data[:64, :64], kwargs, layer_type)
-    widget = open_widget(viewer, N2V)
-    widget.image_list.select("DSB sigma 20 noisy")
+    viewer, widget = widget_on_sample_crop(make_napari_viewer, open_widget, 64)
     set_tiny(widget, epochs=1, steps=3)
     widget.depth_spin.setValue(2)
     widget.n2v2_check.setChecked(True)
@@ -112,11 +114,7 @@ def test_n2v2_box_trains_an_n2v2_model(make_napari_viewer, open_widget, qtbot):
 
 
 def test_stop_then_continue_training_extends_the_run_and_its_loss_curve(make_napari_viewer, open_widget, qtbot):
-    viewer = make_napari_viewer()
-    for data, kwargs, layer_type in nuclei_sigma20():
-        viewer._add_layer_from_data(data[:128, :128], kwargs, layer_type)
-    widget = open_widget(viewer, N2V)
-    widget.image_list.select("DSB sigma 20 noisy")
+    viewer, widget = widget_on_sample_crop(make_napari_viewer, open_widget, 128)
     set_tiny(widget, epochs=3, steps=10)
     assert not widget.panel.continue_button.isEnabled()
     widget.panel.train_button.click()
@@ -141,11 +139,7 @@ def test_stop_then_continue_training_extends_the_run_and_its_loss_curve(make_nap
 
 
 def test_the_same_seed_repeats_a_run(make_napari_viewer, open_widget, qtbot):
-    viewer = make_napari_viewer()
-    for data, kwargs, layer_type in nuclei_sigma20():
-        viewer._add_layer_from_data(data[:128, :128], kwargs, layer_type)
-    widget = open_widget(viewer, N2V)
-    widget.image_list.select("DSB sigma 20 noisy")
+    viewer, widget = widget_on_sample_crop(make_napari_viewer, open_widget, 128)
     set_tiny(widget, epochs=1, steps=5)
     image = viewer.layers["DSB sigma 20 noisy"].data
     denoised = []

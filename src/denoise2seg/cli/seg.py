@@ -17,26 +17,17 @@ from ..io.tiff import read_tiffs, write_labels_tiff
 from ..metrics import score_images
 from ..segmentation import METHODS, SCHEMES, SegmentationConfig, SegmentationModel, train_segmentation
 from ..segmentation.model import KIND as MODEL_KIND
-from ..validation import check_images, check_label_mask, check_training_images
+from ..validation import check_label_mask
 from . import seg_compare
-from .file_axes import single_channel_frames
 from .progress import TrainingInterrupted, consume_with_progress, stop_report
 from .resume import add_resume_option, epochs_given, training_folder
+from .seg_inputs import check_pairs, read_frames, read_masks
 
 _DEFAULTS = SegmentationConfig()
 SEG_AXES_HELP = (
     "axes of the images, YX or a stack of frames TYX (one for all files, or one per file separated by "
     "commas); default: guessed per file and printed. Files with channels (CYX, YXC) are refused"
 )
-
-
-def _names(paths: list[Path]) -> list[str]:
-    return [str(p) for p in paths]
-
-
-def _check_pairs(images: list[Path], labels: list[Path]) -> None:
-    if len(labels) != len(images):
-        raise ValueError(f"got {len(images)} images but {len(labels)} label masks; give one mask per image")
 
 
 # Settings a continued training keeps from its model folder (refused beside --resume).
@@ -47,14 +38,12 @@ _RUN_SETTINGS = (
 
 
 def _train(args: argparse.Namespace) -> int:
-    _check_pairs(args.images, args.labels)
+    check_pairs(args.images, args.labels)
     inputs = [*args.images, *args.labels, *([args.n2v] if args.n2v is not None else [])]
     out = training_folder(args, _RUN_SETTINGS, inputs=inputs)
     config = _config(args)
-    images = check_training_images(
-        single_channel_frames(args.images, read_tiffs(args.images), args.axes), ndim=(2, 3), names=_names(args.images)
-    )
-    masks = [check_label_mask(mask, name=str(path)) for path, mask in zip(args.labels, read_tiffs(args.labels))]
+    images = read_frames(args.images, args.axes, for_training=True)
+    masks = read_masks(args.labels)
     saved_before = saved_model_time(out)
     events = train_segmentation(
         images, masks, config, n2v_model=args.n2v, out_dir=out, device=args.device, resume=args.resume
@@ -94,7 +83,7 @@ def _config(args: argparse.Namespace) -> SegmentationConfig:
 def _predict(args: argparse.Namespace) -> int:
     targets = unique_output_paths(args.images, args.out, suffix="_labels")
     check_output_files(targets, overwrite=args.overwrite, inputs=[args.model, *args.images])
-    images = check_images(single_channel_frames(args.images, read_tiffs(args.images), args.axes), ndim=(2, 3), names=_names(args.images))
+    images = read_frames(args.images, args.axes)
     model = SegmentationModel.load(args.model, device=args.device)
     args.out.mkdir(parents=True, exist_ok=True)
     tile_shape = "auto" if args.tile is None else ((args.tile, args.tile) if args.tile else None)
@@ -118,17 +107,17 @@ def _ground_truth(path: Path, mask) -> np.ndarray:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    _check_pairs(args.images, args.labels)
+    check_pairs(args.images, args.labels)
     if args.json is not None:
         check_output_files([args.json], overwrite=args.overwrite, inputs=[args.model, *args.images, *args.labels])
     masks = [_ground_truth(path, mask) for path, mask in zip(args.labels, read_tiffs(args.labels))]
-    images = check_images(single_channel_frames(args.images, read_tiffs(args.images), args.axes), ndim=(2, 3), names=_names(args.images))
+    images = read_frames(args.images, args.axes)
     for path, image, mask in zip(args.images, images, masks):
         if mask.shape != image.shape:
             raise ValueError(f"label mask for {path} has shape {mask.shape}, the image {image.shape}")
     model = SegmentationModel.load(args.model, device=args.device)
     # A stack is a set of 2D frames, scored frame by frame (not as one 3D volume).
-    table = score_images(masks, [model.predict(image) for image in images], names=_names(args.images))
+    table = score_images(masks, [model.predict(image) for image in images], names=[str(p) for p in args.images])
     print(table.to_markdown())
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

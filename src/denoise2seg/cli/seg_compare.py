@@ -9,20 +9,18 @@ from pathlib import Path
 
 from ..io.outputs import check_output_files, check_output_folder, unique_output_paths
 from ..io.pixel_size import read_pixel_size
-from ..io.tiff import read_tiffs, write_labels_tiff
+from ..io.tiff import write_labels_tiff
 from ..segmentation import SegmentationConfig
 from ..segmentation.compare import BUDGETS, METHODS_COMPARED, compare_schemes
-from ..validation import check_label_mask, check_training_images
-from .file_axes import single_channel_frames
 from .progress import TrainingInterrupted, consume_with_progress
+from .seg_inputs import check_pairs, read_frames, read_masks
 
 RESULT_FILES = ("comparison.csv", "comparison.md")
 RESULT_FOLDERS = ("n2v", "best", "labels")
 
 
 def _compare(args: argparse.Namespace) -> int:
-    if len(args.labels) != len(args.images):
-        raise ValueError(f"got {len(args.images)} images but {len(args.labels)} label masks; give one mask per image")
+    check_pairs(args.images, args.labels)
     inputs = [*args.images, *args.labels, *([args.n2v] if args.n2v is not None else [])]
     out = check_output_folder(args.out, overwrite=args.overwrite, inputs=inputs)
     results = check_output_files([out / name for name in RESULT_FILES], overwrite=args.overwrite, inputs=inputs)
@@ -31,9 +29,8 @@ def _compare(args: argparse.Namespace) -> int:
     )
     if args.overwrite:
         _remove_earlier_results(out)
-    names = [str(p) for p in args.images]
-    images = check_training_images(single_channel_frames(args.images, read_tiffs(args.images), args.axes), ndim=(2, 3), names=names)
-    masks = [check_label_mask(mask, name=str(path)) for path, mask in zip(args.labels, read_tiffs(args.labels))]
+    images = read_frames(args.images, args.axes, for_training=True)
+    masks = read_masks(args.labels)
     budget = BUDGETS[args.budget]
     print(f"comparing the schemes with the {budget.name} budget: {budget.expected}")
     events = compare_schemes(

@@ -24,9 +24,9 @@ from qtpy.QtWidgets import (
 
 from ..segmentation.compare import BUDGETS, Comparison, ComparisonEvent, compare_schemes
 from .controls import Collapsible, device_combo, dock_layout, seed_box, seed_of
-from .layer_choice import AxesField, LayerCombo, LayerList, frames_of_layers, is_ground_truth, placement
-from .n2v_widget import DENOISED_LAYER, current_n2v_folder
-from .segmentation_widget import SEGMENTATION_LAYER, annotations_of
+from .layer_choice import AxesField, LayerCombo, LayerList, frames_of_layers, placement
+from .n2v_widget import DENOISED_LAYER, n2v_folder_for
+from .segmentation_widget import annotations_of, chosen_annotations, offered_as_annotations
 from .training_panel import TrainingPanel
 
 COLUMNS = ("scheme", "AP@0.5", "SEG", "s")
@@ -65,7 +65,7 @@ class CompareWidget(QWidget):
         self.axes_edit = AxesField(napari_viewer, self.image_list, self.image_list.chosen, tip="Segmentation takes YX or TYX")
         self.labels_combo = LayerCombo(
             napari_viewer, napari.layers.Labels, optional=True,
-            prefer=lambda layer: not is_ground_truth(layer) and layer.name != SEGMENTATION_LAYER,
+            prefer=offered_as_annotations,
         )
         self.unet_check = QCheckBox("U-Net (3-class)")
         self.stardist_check = QCheckBox("StarDist")
@@ -125,17 +125,15 @@ class CompareWidget(QWidget):
         return [m for m, box in (("unet", self.unet_check), ("stardist", self.stardist_check)) if box.isChecked()]
 
     def n2v_folder(self) -> Path | None:
-        typed = self.n2v_folder_edit.text().strip()
-        return Path(typed) if typed else current_n2v_folder(self.viewer)
+        """The N2V model folder to use: the typed folder, else the one of this viewer's N2V widget, else ``None`` (trained here)."""
+        return n2v_folder_for(self.viewer, self.n2v_folder_edit.text())
 
     def compare(self) -> None:
         """Check the choice, then run the comparison in a worker thread (Compare button)."""
         try:
             layers = self.image_list.chosen()
             images = frames_of_layers(layers, self.axes_edit.axes(layers), for_training=True)
-            labels_layer = self.labels_combo.chosen()
-            if labels_layer is None:
-                raise ValueError("choose the Labels layer with your annotations (Layer > New Labels layer, then paint)")
+            labels_layer = chosen_annotations(self.viewer, self.labels_combo)
             labels = annotations_of(labels_layer.data, labels_layer.name, images)
             methods = self.methods()
             if not methods:

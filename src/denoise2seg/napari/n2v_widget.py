@@ -34,6 +34,12 @@ def current_n2v_folder(viewer: napari.Viewer) -> Path | None:
     return _N2V_FOLDERS.get(viewer)
 
 
+def n2v_folder_for(viewer: napari.Viewer, typed: str) -> Path | None:
+    """The N2V model folder a widget uses: the ``typed`` one, else :func:`current_n2v_folder` (``None`` when neither)."""
+    typed = typed.strip()
+    return Path(typed) if typed else current_n2v_folder(viewer)
+
+
 class N2VWidget(QWidget):
     """Train a 2D or 3D Noise2Void denoiser on one or several image layers, with their axes.
 

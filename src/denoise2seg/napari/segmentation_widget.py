@@ -21,7 +21,7 @@ from .controls import Collapsible, device_combo, dock_layout, path_field, learni
 from .layer_choice import (
     AxesField, LayerCombo, LayerList, frames_of_layers, is_ground_truth, placement, preview_crop, show_preview, window_on_image,
 )
-from .n2v_widget import DENOISED_LAYER, current_n2v_folder
+from .n2v_widget import DENOISED_LAYER, n2v_folder_for
 from .training_panel import TrainingPanel
 
 SEGMENTATION_LAYER = "segmentation"
@@ -68,6 +68,25 @@ def ground_truth_window(truth_layer, source, window_shape: tuple[int, int], offs
     return frame[y0 : y0 + rows, x0 : x0 + cols].copy()
 
 
+def offered_as_annotations(layer) -> bool:
+    """Whether a Labels layer is chosen as annotations by default: not a sample's ground truth, not the live ``segmentation``."""
+    return not is_ground_truth(layer) and layer.name != SEGMENTATION_LAYER
+
+
+def chosen_annotations(viewer: napari.Viewer, combo: LayerCombo):
+    """The Labels layer chosen in ``combo`` as annotations; ``ValueError`` saying how to make one when there is none.
+
+    The message names a layer that came with the data as its ground truth, which is never
+    chosen by default.
+    """
+    layer = combo.chosen()
+    if layer is None:
+        truth = [layer.name for layer in viewer.layers if is_ground_truth(layer)]
+        hint = f"; {', '.join(map(repr, truth))} came with the data as ground truth and is not chosen unless you pick it" if truth else ""
+        raise ValueError(f"choose the Labels layer with your annotations (Layer > New Labels layer, then paint){hint}")
+    return layer
+
+
 class SegmentationWidget(QWidget):
     """Train a segmentation model on image layers from the objects painted in a Labels layer.
 
@@ -109,7 +128,7 @@ class SegmentationWidget(QWidget):
         self.axes_edit = AxesField(napari_viewer, self.image_list, self.image_list.chosen, tip="Segmentation takes YX or TYX")
         self.labels_combo = LayerCombo(
             napari_viewer, napari.layers.Labels, optional=True,
-            prefer=lambda layer: not is_ground_truth(layer) and layer.name != SEGMENTATION_LAYER,
+            prefer=offered_as_annotations,
         )
         self.truth_combo = LayerCombo(
             napari_viewer, napari.layers.Labels, optional=True, exclude=(SEGMENTATION_LAYER,), prefer=is_ground_truth,
@@ -195,8 +214,7 @@ class SegmentationWidget(QWidget):
 
     def n2v_folder(self) -> Path | None:
         """The N2V model folder to use: the typed folder, else the one of this viewer's N2V widget."""
-        typed = self.n2v_folder_edit.text().strip()
-        return Path(typed) if typed else current_n2v_folder(self.viewer)
+        return n2v_folder_for(self.viewer, self.n2v_folder_edit.text())
 
     def config(self) -> SegmentationConfig:
         """The :class:`SegmentationConfig` of the current settings."""
@@ -227,11 +245,7 @@ class SegmentationWidget(QWidget):
 
     def _annotations(self, layers: list, images: list[np.ndarray]):
         """The chosen annotation layer and its labels per image; a corrected ``segmentation`` window becomes an image-sized layer."""
-        labels_layer = self.labels_combo.chosen()
-        if labels_layer is None:
-            truth = [layer.name for layer in self.viewer.layers if is_ground_truth(layer)]
-            hint = f"; {', '.join(map(repr, truth))} came with the data as ground truth and is not chosen unless you pick it" if truth else ""
-            raise ValueError(f"choose the Labels layer with your annotations (Layer > New Labels layer, then paint){hint}")
+        labels_layer = chosen_annotations(self.viewer, self.labels_combo)
         if labels_layer.name != SEGMENTATION_LAYER:
             return labels_layer, annotations_of(labels_layer.data, labels_layer.name, images)
         corrected = window_on_image(labels_layer, layers[0])

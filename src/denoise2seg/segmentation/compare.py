@@ -99,7 +99,7 @@ class SchemeResult:
 
     @property
     def name(self) -> str:
-        return f"{'U-Net' if self.method == 'unet' else 'StarDist'} {self.scheme}"
+        return run_name(self.method, self.scheme)
 
     @property
     def ap(self) -> float:
@@ -117,6 +117,11 @@ class SchemeResult:
     @property
     def seg_se(self) -> float:
         return _standard_error(self.fold_seg)
+
+
+def run_name(method: str, scheme: str) -> str:
+    """How a method x scheme is named to the user: "U-Net sequential", "StarDist baseline"."""
+    return f"{'U-Net' if method == 'unet' else 'StarDist'} {scheme}"
 
 
 def _standard_error(values: Sequence[float]) -> float:
@@ -312,10 +317,15 @@ def compare_schemes(
     budget = BUDGETS[budget] if isinstance(budget, str) else budget
     margin = SegmentationConfig().annotation_margin if margin is None else margin
     check_training_images(images, ndim=(2, 3))
-    probe = budget.segmentation_config("unet", "baseline", margin=margin, seed=seed)
-    frames = collect_annotated_frames(images, labels, margin=margin, patch_shape=probe.patch_shape)
+    patch_shape = (budget.patch_size, budget.patch_size)
+    frames = collect_annotated_frames(images, labels, margin=margin, patch_shape=patch_shape)
     groups, split = annotation_units(frames)
     folds = make_folds(groups)
+    # The crops each fold trains and tunes on: the same for every scheme (all share the patch size).
+    fold_frames = [
+        ([u.annotated_frame(patch_shape) for u in fold.train], [u.annotated_frame(patch_shape) for u in fold.tune])
+        for fold in folds
+    ]
     out_dir = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="denoise2seg-comparison-"))
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -347,15 +357,13 @@ def compare_schemes(
             config = configs[(method, scheme)]
             aps, segs = [], []
             started = time.perf_counter()
-            for k, fold in enumerate(folds, start=1):
+            for k, (fold, (train_frames, tune_frames)) in enumerate(zip(folds, fold_frames), start=1):
                 folder = Path(scratch) / f"{method}-{scheme}-{k}"
                 events = train_on_frames(
-                    [u.annotated_frame(config.patch_shape) for u in fold.train],
-                    [u.annotated_frame(config.patch_shape) for u in fold.tune],
-                    config, n2v_model=n2v if config.uses_n2v else None, normalizer_frames=normalizer_frames,
-                    out_dir=folder, device=device,
+                    train_frames, tune_frames, config, n2v_model=n2v if config.uses_n2v else None,
+                    normalizer_frames=normalizer_frames, out_dir=folder, device=device,
                 )
-                label = f"{'U-Net' if method == 'unet' else 'StarDist'} {scheme}, fold {k}/{len(folds)}"
+                label = f"{run_name(method, scheme)}, fold {k}/{len(folds)}"
                 yield from relay(events, offset=offset, total=total, phase=label, event_type=ComparisonEvent)
                 offset += steps[(method, scheme)]
                 ap, seg = _fold_scores(SegmentationModel.load(folder, device=device), fold)

@@ -159,6 +159,7 @@ def run_training(
     if resume is not None:
         _restore(resume, schedule, optimizer, scheduler, task, device)
         step, best_val, has_best = resume.step, resume.best_val, resume.has_best
+    start_step = step
 
     def save(which: str) -> Path:
         folder = save_model_folder(out_dir, task.model_record(), model.state_dict(), which=which)
@@ -239,8 +240,8 @@ def run_training(
                 yield event
         yield TrainingEvent("done", step, total, epoch, val_loss=best_val if has_best else None, path=out_dir)
     finally:
-        # Stopped before the first step: nothing was trained, so nothing is written.
-        if out_dir is not None and step != saved_step and step > (resume.step if resume else 0) and _weights_finite(model):
+        # Stopped before the first step (of this run): nothing was trained, so nothing is written.
+        if out_dir is not None and step != saved_step and step > start_step and _weights_finite(model):
             if not has_best:
                 save("best")
                 has_best = True

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -46,16 +46,8 @@ class TrainingState:
         return math.ceil(self.step / self.steps_per_epoch)
 
     def to_dict(self) -> dict:
-        return {
-            "step": self.step,
-            "steps_per_epoch": self.steps_per_epoch,
-            "optimizer": self.optimizer,
-            "scheduler": self.scheduler,
-            "best_val": self.best_val,
-            "has_best": self.has_best,
-            "generators": self.generators,
-            "device_type": self.device_type,
-        }
+        """The fields by name, as they are (no copies of the optimiser's tensors), for ``torch.save``."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def save_training_state(folder: str | Path, state: TrainingState) -> Path:
