@@ -51,6 +51,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--every", type=int, default=5, help="snapshot the network every this many steps")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=4e-4)
+    parser.add_argument("--our-lr", type=float, default=None, help="our Adam learning rate (default: --lr, the same as CAREamics')")
     parser.add_argument("--depth", type=int, default=2)
     parser.add_argument("--n-filters", type=int, default=32)
     parser.add_argument(
@@ -86,8 +87,8 @@ def _train_ours(args, noisy: np.ndarray, big: np.ndarray, workdir: Path) -> dict
         if value is not None
     }
     config = N2VConfig(
-        batch_size=args.batch_size, epochs=1, steps_per_epoch=args.steps, learning_rate=args.lr,
-        depth=args.depth, n_filters=args.n_filters, seed=args.seed, **masking,
+        batch_size=args.batch_size, epochs=1, steps_per_epoch=args.steps,
+        learning_rate=args.our_lr if args.our_lr is not None else args.lr, depth=args.depth, n_filters=args.n_filters, seed=args.seed, **masking,
     )
     snapshots, times = {}, {}
     training = 0.0
@@ -304,6 +305,7 @@ def tables(runs: dict[str, list[dict]], args, noisy_scores: dict) -> str:
         f"U-Net depth {args.depth}, {args.n_filters} filters, batch norm; batch {args.batch_size} of 64x64; Adam lr {args.lr:g}; "
         f"{args.steps} steps; {args.threads} torch threads; device {args.device}; seeds {args.seeds}"
         + (f"; our blind spots: {_our_masking(args)}" if args.masked_fraction is not None or args.radius is not None else "")
+        + (f"; our Adam lr {args.our_lr:g}" if args.our_lr is not None else "")
         + ".",
         "",
         provenance_line(),
@@ -346,7 +348,7 @@ def main(argv=None) -> str:
             for tool, python in pythons.items():
                 command = [python, __file__, "--child", tool, "--workdir", str(workdir), "--seed", str(seed)]
                 for option in ("sigma", "steps", "every", "batch_size", "lr", "depth", "n_filters", "threads", "device",
-                               "masked_fraction", "radius"):
+                               "masked_fraction", "radius", "our_lr"):
                     if getattr(args, option) is not None:
                         command += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
                 subprocess.run(command, check=True)
