@@ -98,3 +98,40 @@ def test_resume_continues_on_corrected_labels_into_a_new_folder(tmp_path, capsys
     assert {p.name: p.read_bytes() for p in (tmp_path / "first").iterdir() if p.is_file()} == before
     model = SegmentationModel.load(tmp_path / "second", device="cpu")
     assert model.config.epochs == 3 and model.predict(noisy).shape == noisy.shape
+
+
+def test_a_3d_model_trains_on_a_volume_with_the_files_voxel_size_and_segments_volumes(tmp_path, capsys):
+    from stardist import data as stardist_data
+
+    from denoise2seg.io.pixel_size import PixelSize, read_pixel_size
+    from denoise2seg.io.tiff import write_tiff
+    from denoise2seg.metrics import score_image
+
+    image, mask = stardist_data.test_image_nuclei_3d(return_mask=True)
+    image, mask = image[:, :32, :32], mask[:, :32, :32].astype(np.int32)
+    voxel = PixelSize(y=0.5, x=0.5, unit="um", z=1.0)
+    write_tiff(tmp_path / "volume.tif", image, axes="ZYX", pixel_size=voxel)
+    tifffile.imwrite(tmp_path / "mask.tif", mask)
+    tiny = ["--epochs", "1", "--steps", "3", "--batch-size", "2", "--patch-size", "16", "--patch-depth", "8",
+            "--depth", "1", "--n-filters", "4", "--margin", "2"]
+    train = ["seg", "train", str(tmp_path / "volume.tif"), "--labels", str(tmp_path / "mask.tif"), "--ndim", "3",
+             "--out", str(tmp_path / "model"), "--device", "cpu", "--seed", "0", *tiny]
+    assert main(train) == 0
+    printed = capsys.readouterr().out
+    assert "axes ZYX (guessed" in printed and "anisotropy (2.0, 1.0, 1.0)" in printed
+    model = SegmentationModel.load(tmp_path / "model", device="cpu")
+    assert model.config.ndim == 3 and model.config.anisotropy == (2.0, 1.0, 1.0)
+
+    assert main(["seg", "predict", str(tmp_path / "model"), str(tmp_path / "volume.tif"), "--out", str(tmp_path / "out"),
+                 "--device", "cpu"]) == 0
+    predicted = tifffile.imread(tmp_path / "out" / "volume_labels.tif")
+    np.testing.assert_array_equal(predicted, model.predict(image))
+    assert read_pixel_size(tmp_path / "out" / "volume_labels.tif") == voxel
+    capsys.readouterr()
+    assert main(["seg", "evaluate", str(tmp_path / "model"), str(tmp_path / "volume.tif"), "--labels", str(tmp_path / "mask.tif"),
+                 "--device", "cpu"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(f"| {tmp_path / 'volume.tif'} |"))
+    scores = score_image(mask, predicted, ndim=3)
+    # The nuclei are counted once each, as volumes, not once per slice.
+    assert row.split("|")[2].strip() == str(len(np.unique(mask)) - 1) == str(scores.n_true)
+    assert f"| {scores.ap_50:.4f} |" in row

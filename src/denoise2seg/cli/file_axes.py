@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..data.axes import check_axes, check_frames_axes, guess_axes, parse_axes_list
+from ..data.axes import as_frames, check_axes, check_frames_axes, guess_axes, parse_axes_list
 
 
 def file_axes(paths: Sequence[Path], images: Sequence[np.ndarray], given: str | None, *, spatial_ndim: int) -> list[str]:
@@ -30,13 +30,19 @@ def file_axes(paths: Sequence[Path], images: Sequence[np.ndarray], given: str | 
     return checked
 
 
-def single_channel_frames(paths: Sequence[Path], images: Sequence[np.ndarray], given: str | None) -> list[np.ndarray]:
-    """Each file as a 2D image or a stack of 2D frames, for the segmenters (single-channel).
+def single_channel_frames(
+    paths: Sequence[Path], images: Sequence[np.ndarray], given: str | None, *, spatial_ndim: int = 2
+) -> list[np.ndarray]:
+    """Each file as one frame or a stack of frames, for the segmenters (single-channel).
 
-    The axes come from :func:`file_axes`; axes with channels are refused (a 2-channel
-    ``(2, Y, X)`` file is not two frames unless the user says ``--axes TYX``), and so
-    are axes with more than one sample axis.
+    Frames are 2D images (``YX``, stacks ``TYX``), or volumes (``ZYX``, stacks ``TZYX``)
+    for a 3D model. The axes come from :func:`file_axes`; axes with channels are refused
+    (a 2-channel ``(2, Y, X)`` file is not two frames unless the user says ``--axes
+    TYX``), and so are axes with more than one sample axis.
     """
-    for path, image, axes in zip(paths, images, file_axes(paths, images, given, spatial_ndim=2)):
-        check_frames_axes(axes, image.shape, name=str(path), choose="give --axes TYX")
-    return list(images)
+    frames = []
+    for path, image, axes in zip(paths, images, file_axes(paths, images, given, spatial_ndim=spatial_ndim)):
+        choose = "give --axes TYX" if spatial_ndim == 2 else "give --axes TZYX"
+        check_frames_axes(axes, image.shape, name=str(path), choose=choose, spatial_ndim=spatial_ndim)
+        frames.append(as_frames(image, axes, spatial_ndim=spatial_ndim))
+    return frames

@@ -16,6 +16,7 @@ from ..io.pixel_size import read_pixel_size
 from ..io.tiff import read_tiffs, write_labels_tiff
 from ..metrics import score_images
 from ..segmentation import METHODS, SCHEMES, SegmentationConfig, SegmentationModel, train_segmentation
+from ..segmentation.config import anisotropy_of
 from ..segmentation.model import KIND as MODEL_KIND
 from ..validation import check_label_mask
 from . import seg_compare
@@ -25,15 +26,15 @@ from .seg_inputs import check_pairs, read_frames, read_masks
 
 _DEFAULTS = SegmentationConfig()
 SEG_AXES_HELP = (
-    "axes of the images, YX or a stack of frames TYX (one for all files, or one per file separated by "
-    "commas); default: guessed per file and printed. Files with channels (CYX, YXC) are refused"
+    "axes of the images, YX or a stack of frames TYX (3D models: ZYX or TZYX; one for all files, or one per file "
+    "separated by commas); default: guessed per file and printed. Files with channels (CYX, YXC) are refused"
 )
 
 
 # Settings a continued training keeps from its model folder (refused beside --resume).
 _RUN_SETTINGS = (
     "--method", "--scheme", "--n2v", "--steps", "--batch-size", "--patch-size", "--depth", "--n-filters", "--lr",
-    "--margin", "--border", "--seed",
+    "--margin", "--border", "--seed", "--ndim", "--patch-depth", "--anisotropy",
 )
 
 
@@ -42,7 +43,7 @@ def _train(args: argparse.Namespace) -> int:
     inputs = [*args.images, *args.labels, *([args.n2v] if args.n2v is not None else [])]
     out = training_folder(args, _RUN_SETTINGS, inputs=inputs)
     config = _config(args)
-    images = read_frames(args.images, args.axes, for_training=True)
+    images = read_frames(args.images, args.axes, for_training=True, ndim=config.ndim)
     masks = read_masks(args.labels)
     saved_before = saved_model_time(out)
     events = train_segmentation(
@@ -67,7 +68,10 @@ def _config(args: argparse.Namespace) -> SegmentationConfig:
     return SegmentationConfig(
         method=args.method,
         scheme=args.scheme,
+        ndim=args.ndim,
+        anisotropy=_anisotropy(args) if args.ndim == 3 else None,
         patch_size=args.patch_size,
+        patch_depth=args.patch_depth,
         batch_size=args.batch_size,
         epochs=args.epochs,
         steps_per_epoch=args.steps,
@@ -80,13 +84,29 @@ def _config(args: argparse.Namespace) -> SegmentationConfig:
     )
 
 
+def _anisotropy(args: argparse.Namespace) -> tuple[float, float, float] | None:
+    """``--anisotropy Z,Y,X``, else that of the first image's voxel size when its file stores a Z step, else isotropic."""
+    if args.anisotropy is not None:
+        try:
+            spacing = tuple(float(v) for v in args.anisotropy.split(","))
+            return anisotropy_of(spacing)
+        except ValueError as err:
+            raise ValueError(f"--anisotropy takes the Z, Y and X voxel sizes separated by commas, e.g. 2,1,1 ({err})") from err
+    size = read_pixel_size(args.images[0])
+    if size is None or size.z is None:
+        return None
+    anisotropy = anisotropy_of((size.z, size.y, size.x))
+    print(f"{args.images[0]}: voxel size {size.z:g} x {size.y:g} x {size.x:g} {size.unit}, anisotropy {anisotropy} (give --anisotropy to choose another)")
+    return anisotropy
+
+
 def _predict(args: argparse.Namespace) -> int:
     targets = unique_output_paths(args.images, args.out, suffix="_labels")
     check_output_files(targets, overwrite=args.overwrite, inputs=[args.model, *args.images])
-    images = read_frames(args.images, args.axes)
     model = SegmentationModel.load(args.model, device=args.device)
+    images = read_frames(args.images, args.axes, ndim=model.ndim)
     args.out.mkdir(parents=True, exist_ok=True)
-    tile_shape = "auto" if args.tile is None else ((args.tile, args.tile) if args.tile else None)
+    tile_shape = "auto" if args.tile is None else ((args.tile,) * model.ndim if args.tile else None)
     for path, image, target in zip(args.images, images, targets):
         labels = model.predict(image, tile_shape=tile_shape)
         write_labels_tiff(target, labels, pixel_size=read_pixel_size(path))
@@ -111,13 +131,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.json is not None:
         check_output_files([args.json], overwrite=args.overwrite, inputs=[args.model, *args.images, *args.labels])
     masks = [_ground_truth(path, mask) for path, mask in zip(args.labels, read_tiffs(args.labels))]
-    images = read_frames(args.images, args.axes)
+    model = SegmentationModel.load(args.model, device=args.device)
+    images = read_frames(args.images, args.axes, ndim=model.ndim)
     for path, image, mask in zip(args.images, images, masks):
         if mask.shape != image.shape:
             raise ValueError(f"label mask for {path} has shape {mask.shape}, the image {image.shape}")
-    model = SegmentationModel.load(args.model, device=args.device)
-    # A stack is a set of 2D frames, scored frame by frame (not as one 3D volume).
-    table = score_images(masks, [model.predict(image) for image in images], names=[str(p) for p in args.images])
+    # A stack is a set of frames scored frame by frame; a 3D model's frames are volumes, matched in 3D.
+    predictions = [model.predict(image) for image in images]
+    table = score_images(masks, predictions, names=[str(p) for p in args.images], ndim=model.ndim)
     print(table.to_markdown())
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -131,7 +152,7 @@ def register(subparsers) -> None:
     commands = group.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a segmentation model on images and instance masks (TIFF)")
-    train.add_argument("images", nargs="+", type=Path, help="noisy images (2D or stacks of 2D frames)")
+    train.add_argument("images", nargs="+", type=Path, help="noisy images (2D or stacks of 2D frames; volumes with --ndim 3)")
     train.add_argument("--axes", default=None, help=SEG_AXES_HELP)
     train.add_argument("--labels", nargs="+", type=Path, required=True, help="instance masks, one per image, same shapes")
     train.add_argument("--method", choices=METHODS, default=_DEFAULTS.method, help="default %(default)s")
@@ -149,8 +170,19 @@ def register(subparsers) -> None:
     add_resume_option(train)
     train.add_argument("--epochs", type=int, default=_DEFAULTS.epochs, help="default %(default)s")
     train.add_argument("--steps", type=int, default=_DEFAULTS.steps_per_epoch, help="steps per epoch (default %(default)s)")
-    train.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size, help="default %(default)s")
-    train.add_argument("--patch-size", type=int, default=_DEFAULTS.patch_size, help="default %(default)s")
+    train.add_argument(
+        "--ndim", type=int, choices=(2, 3), default=2,
+        help="2: segment 2D images (a stack is a set of frames); 3: volumes ZYX with a 3D U-Net or StarDist 3D "
+        "(default %(default)s)",
+    )
+    train.add_argument("--batch-size", type=int, default=None, help="default: 128 (2D), 4 (3D)")
+    train.add_argument("--patch-size", type=int, default=None, help="patch edge along Y and X (default: 128 in 2D, 64 in 3D)")
+    train.add_argument("--patch-depth", type=int, default=None, help="patch size along Z, 3D only (default 16)")
+    train.add_argument(
+        "--anisotropy", default=None, metavar="Z,Y,X",
+        help="3D: voxel size along Z, Y, X (any unit, e.g. 2,1,1), for StarDist's rays; default: from the first "
+        "image's voxel size when its file stores one, else isotropic",
+    )
     train.add_argument("--depth", type=int, default=_DEFAULTS.depth, help="U-Net depth (default %(default)s)")
     train.add_argument("--n-filters", type=int, default=_DEFAULTS.n_filters, help="default %(default)s")
     train.add_argument("--lr", type=float, default=_DEFAULTS.learning_rate, help="default %(default)s")

@@ -17,15 +17,15 @@ def check_pairs(images: list[Path], labels: list[Path]) -> None:
         raise ValueError(f"got {len(images)} images but {len(labels)} label masks; give one mask per image")
 
 
-def read_frames(paths: list[Path], axes: str | None, *, for_training: bool = False) -> list[np.ndarray]:
-    """The images at ``paths`` as 2D images or stacks of 2D frames (``axes`` as ``--axes``; channels refused).
+def read_frames(paths: list[Path], axes: str | None, *, for_training: bool = False, ndim: int = 2) -> list[np.ndarray]:
+    """The images at ``paths`` as frames or stacks of frames (2D images, or volumes for ``ndim`` 3; ``axes`` as ``--axes``).
 
-    ``for_training`` also refuses constant images and the like
+    Channels are refused. ``for_training`` also refuses constant images and the like
     (:func:`~denoise2seg.validation.check_training_images`).
     """
-    frames = single_channel_frames(paths, read_tiffs(paths), axes)
+    frames = single_channel_frames(paths, read_tiffs(paths), axes, spatial_ndim=ndim)
     check = check_training_images if for_training else check_images
-    return check(frames, ndim=(2, 3), names=[str(p) for p in paths])
+    return check(frames, ndim=(ndim, ndim + 1), names=[str(p) for p in paths])
 
 
 def read_masks(paths: list[Path]) -> list[np.ndarray]:

@@ -120,24 +120,42 @@ def check_axes(axes: str, shape: Sequence[int], *, name: str = "image", spatial_
     return given
 
 
-def check_frames_axes(axes: str, shape: Sequence[int], *, name: str = "image", choose: str = "give the axes TYX") -> str:
-    """Check that checked ``axes`` of an image of ``shape`` are those of a 2D image or a stack of 2D frames, for the segmenters.
+def check_frames_axes(
+    axes: str, shape: Sequence[int], *, name: str = "image", choose: str = "give the axes TYX", spatial_ndim: int = 2
+) -> str:
+    """Check that checked ``axes`` of an image of ``shape`` are those of one frame or a stack of frames, for the segmenters.
 
-    The segmenters take single-channel images, ``YX`` or one sample axis before ``Y, X``
-    (``TYX``, ``ZYX``, ``SYX``: frames). Axes with channels raise ``ValueError`` naming
-    ``name``, its shape and axes, saying ``choose`` (how to say that the axis holds frames
-    where the caller is: ``--axes TYX``, the "Axes" field), so that a 2-channel image is
-    never segmented as two frames; so do axes with more than one sample axis. Returns
-    ``axes``.
+    The segmenters take single-channel frames: for a 2D model ``YX`` or one sample axis
+    besides ``Y, X`` (``TYX``, ``ZYX``, ``SYX``: 2D frames), for a 3D model ``ZYX`` or one
+    sample axis besides them (``TZYX``: volumes). Axes with channels raise
+    ``ValueError`` naming ``name``, its shape and axes, saying ``choose`` (how to say that
+    the axis holds frames where the caller is: ``--axes TYX``, the "Axes" field), so that
+    a 2-channel image is never segmented as two frames; so do axes with more than one
+    sample axis. Returns ``axes``.
     """
     if "C" in axes:
         raise ValueError(
             f"{name} of shape {tuple(shape)} read as axes {axes!r} has channels, and segmentation takes single-channel "
             f"images; {choose} if that axis holds frames, or segment one channel on its own"
         )
-    if len(axes) > 3:
-        raise ValueError(f"{name} of shape {tuple(shape)} with axes {axes!r}: give a 2D image (YX) or a stack of 2D frames (TYX)")
+    if len(axes) > spatial_ndim + 1:
+        spatial = spatial_letters(spatial_ndim)
+        kind = "2D image (YX) or a stack of 2D frames (TYX)" if spatial_ndim == 2 else "volume (ZYX) or a stack of volumes (TZYX)"
+        raise ValueError(
+            f"{name} of shape {tuple(shape)} with axes {axes!r}: a {spatial_ndim}D segmentation takes a {kind}, "
+            f"one axis besides {spatial} at most"
+        )
     return axes
+
+
+def as_frames(image: np.ndarray, axes: str, *, spatial_ndim: int = 2) -> np.ndarray:
+    """``image`` with checked frames ``axes`` (:func:`check_frames_axes`) as one frame ``(*spatial)`` or a stack ``(T, *spatial)``.
+
+    Spatial axes come last in the model's order (``Y, X`` or ``Z, Y, X``) whatever their
+    order in ``axes``; the sample axis, if any, comes first.
+    """
+    samples = to_samples(image, axes, spatial_ndim=spatial_ndim)[:, 0]
+    return samples if len(axes) > spatial_ndim else samples[0]
 
 
 def parse_axes_list(text: str, count: int) -> list[str]:

@@ -130,30 +130,31 @@ class _Tally:
         return InstanceScores(name, tuple(float(v) for v in ap), seg, int(tp[0] + fn[0]), n_predicted)
 
 
-def _frames(labels: np.ndarray) -> list[np.ndarray]:
-    return list(labels) if labels.ndim == 3 else [labels]
+def _frames(labels: np.ndarray, ndim: int) -> list[np.ndarray]:
+    return list(labels) if labels.ndim > ndim else [labels]
 
 
-def _tally(labels_true: np.ndarray, labels_test: np.ndarray, name: str) -> _Tally:
-    """Match the objects of one image (2D, or a stack of 2D frames matched frame by frame) at every IoU threshold."""
+def _tally(labels_true: np.ndarray, labels_test: np.ndarray, name: str, ndim: int = 2) -> _Tally:
+    """Match the objects of one image (``ndim``-D, or a stack matched frame by frame) at every IoU threshold."""
     labels_true, labels_test = np.asarray(labels_true), np.asarray(labels_test)
     if labels_true.shape != labels_test.shape:
         raise ValueError(
             f"{name}: the ground truth has shape {labels_true.shape} but the prediction {labels_test.shape}; "
             "score each prediction against the ground truth of the same image"
         )
-    if labels_true.ndim not in (2, 3):
-        raise ValueError(f"{name}: labels of shape {labels_true.shape}; expected a 2D image or a stack of 2D frames (T, Y, X)")
+    if labels_true.ndim not in (ndim, ndim + 1):
+        expected = "a volume (Z, Y, X) or a stack of volumes (T, Z, Y, X)" if ndim == 3 else "a 2D image or a stack of 2D frames (T, Y, X)"
+        raise ValueError(f"{name}: labels of shape {labels_true.shape}; expected {expected}")
     counts = np.zeros((len(IOU_THRESHOLDS), 3), np.int64)
     jaccards = []
-    for frame_true, frame_test in zip(_frames(labels_true.astype(np.int64)), _frames(labels_test.astype(np.int64))):
+    for frame_true, frame_test in zip(_frames(labels_true.astype(np.int64), ndim), _frames(labels_test.astype(np.int64), ndim)):
         stats = matching(frame_true, frame_test, thresh=IOU_THRESHOLDS)
         counts += np.array([(s.tp, s.fp, s.fn) for s in stats], np.int64)
         jaccards.append(seg_jaccards(frame_true, frame_test))
     return _Tally(counts, np.concatenate(jaccards) if jaccards else np.zeros(0))
 
 
-def score_image(labels_true: np.ndarray, labels_test: np.ndarray, *, name: str = "image") -> InstanceScores:
+def score_image(labels_true: np.ndarray, labels_test: np.ndarray, *, name: str = "image", ndim: int = 2) -> InstanceScores:
     """AP at each IoU threshold of :data:`IOU_THRESHOLDS` and SEG of one predicted label image.
 
     Parameters
@@ -164,14 +165,17 @@ def score_image(labels_true: np.ndarray, labels_test: np.ndarray, *, name: str =
         frame by frame and its counts summed over frames.
     name : str
         Name of the image in the result and in error messages.
+    ndim : int
+        Spatial axes of a frame: 2, or 3 to match the objects of volumes ``(Z, Y, X)``
+        (stacks ``(T, Z, Y, X)``) in 3D, by their voxel IoU.
 
     Raises ``ValueError`` naming both shapes when they differ.
     """
-    return _tally(labels_true, labels_test, name).scores(name)
+    return _tally(labels_true, labels_test, name, ndim).scores(name)
 
 
 def score_images(
-    labels_true: Sequence[np.ndarray], labels_test: Sequence[np.ndarray], *, names: Sequence[str] | None = None
+    labels_true: Sequence[np.ndarray], labels_test: Sequence[np.ndarray], *, names: Sequence[str] | None = None, ndim: int = 2
 ) -> ScoreTable:
     """:func:`score_image` of each image, the scores pooled over images and their mean per image.
 
@@ -182,6 +186,8 @@ def score_images(
         :func:`score_image`).
     names : sequence of str, optional
         Name of each image (default ``"image 1"``, ``"image 2"``, ...).
+    ndim : int
+        2, or 3 for volumes (see :func:`score_image`).
 
     The pooled AP sums TP, FP and FN over all images (as
     :func:`~denoise2seg.metrics.average_precision_dataset`), the pooled SEG averages over all
@@ -196,7 +202,7 @@ def score_images(
     names = [f"image {i + 1}" for i in range(len(labels_true))] if names is None else list(names)
     if len(names) != len(labels_true):
         raise ValueError(f"got {len(names)} names for {len(labels_true)} images")
-    tallies = [_tally(t, p, name) for t, p, name in zip(labels_true, labels_test, names)]
+    tallies = [_tally(t, p, name, ndim) for t, p, name in zip(labels_true, labels_test, names)]
     images = tuple(tally.scores(name) for tally, name in zip(tallies, names))
     pooled = _Tally(sum(t.counts for t in tallies), np.concatenate([t.jaccards for t in tallies])).scores("pooled")
     mean = InstanceScores(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import napari
@@ -9,7 +10,7 @@ import numpy as np
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QAbstractItemView, QComboBox, QLineEdit, QListWidget, QListWidgetItem
 
-from ..data.axes import check_axes, check_frames_axes, guess_axes, parse_axes_list
+from ..data.axes import as_frames, check_axes, check_frames_axes, from_samples, guess_axes, parse_axes_list
 from ..validation import check_varies
 
 NO_LAYER = "(none)"
@@ -219,17 +220,68 @@ class AxesField(QLineEdit):
         return parse_axes_list(self.text().strip() or axes_guess_text(layers), len(layers))
 
 
-def frames_of_layers(layers: list, axes: list[str], *, for_training: bool = False) -> list[np.ndarray]:
-    """Image layers read with ``axes`` as 2D images or stacks of 2D frames, for the segmenters.
+def spatial_ndim_of(axes: list[str]) -> int:
+    """3 when the axes of the chosen layers hold Z (a 3D model), 2 otherwise; ``ValueError`` when they disagree."""
+    with_z = {"Z" in a for a in axes}
+    if len(with_z) > 1:
+        raise ValueError(
+            f"the axes {', '.join(axes)} mix Z-stacks and 2D images: a 3D model (axes with Z) and a 2D one cannot "
+            "be used together; give Z to all layers, or T to read their stacks as 2D frames"
+        )
+    return 3 if with_z == {True} else 2
 
-    Axes with channels (``CYX``, ``YXC``) are refused naming the layer, its shape and that
-    ``TYX`` in "Axes" reads the axis as frames (:func:`~denoise2seg.data.axes.check_frames_axes`),
+
+def frames_of_layers(layers: list, axes: list[str], *, for_training: bool = False, spatial_ndim: int = 2) -> list[np.ndarray]:
+    """Image layers read with ``axes`` as frames or stacks of frames, for the segmenters.
+
+    Frames are 2D images (``YX``, stacks ``TYX``) or, for a 3D model (``spatial_ndim``
+    3), volumes (``ZYX``, stacks ``TZYX``), returned in that axis order. Axes with
+    channels (``CYX``, ``YXC``) are refused naming the layer, its shape and that ``TYX``
+    in "Axes" reads the axis as frames (:func:`~denoise2seg.data.axes.check_frames_axes`),
     so channels are never segmented as frames. ``for_training`` as in :func:`images_of`.
     """
     arrays = images_of(layers, for_training=for_training, axes=axes)
+    frames = []
     for layer, array, layer_axes in zip(layers, arrays, axes):
-        check_frames_axes(layer_axes, array.shape, name=f"layer {layer.name!r}", choose='write TYX in "Axes"')
-    return arrays
+        choose = 'write TYX in "Axes"' if spatial_ndim == 2 else 'write TZYX in "Axes"'
+        check_frames_axes(layer_axes, array.shape, name=f"layer {layer.name!r}", choose=choose, spatial_ndim=spatial_ndim)
+        frames.append(as_frames(array, layer_axes, spatial_ndim=spatial_ndim))
+    return frames
+
+
+@dataclass(frozen=True)
+class FrameWindow:
+    """The window of one frame of ``source`` (a layer with frames ``axes``) that a live preview segments.
+
+    ``shape`` is the window's shape in the layer's axes (1 on the sample axis) and
+    ``offset`` its origin in the layer's pixels (for :func:`show_result`).
+    """
+
+    source: object
+    axes: str
+    spatial_ndim: int
+    window: tuple[slice, ...]
+    offset: tuple[int, ...]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(w.stop - w.start for w in self.window)
+
+    def frame(self, data) -> np.ndarray:
+        """The window of ``data`` (an array of the layer's shape) as one frame, spatial axes in the model's order."""
+        frames = as_frames(np.asarray(data[self.window]), self.axes, spatial_ndim=self.spatial_ndim)
+        return frames[0] if frames.ndim > self.spatial_ndim else frames
+
+    def to_layer(self, frame: np.ndarray) -> np.ndarray:
+        """A result for :meth:`frame` (same shape) back in the layer's axes, of :attr:`shape`."""
+        return from_samples(np.asarray(frame)[None, None], self.axes, self.shape, spatial_ndim=self.spatial_ndim)
+
+
+def frame_window(viewer: napari.Viewer, layer, axes: str, *, spatial_ndim: int = 2) -> FrameWindow:
+    """The :func:`preview_window` of ``layer`` (frames ``axes``) as a :class:`FrameWindow`: the frame under the slider, middle of the view."""
+    crop, offset = preview_window(viewer, layer, layer.data, axes, spatial_ndim=spatial_ndim)
+    window = tuple(slice(o, o + n) for o, n in zip(offset, crop.shape))
+    return FrameWindow(layer, axes, spatial_ndim, window, offset)
 
 
 def _check_layer_axes(layer, axes: str) -> None:
@@ -297,20 +349,6 @@ def visible_window(viewer: napari.Viewer, layer, shape: tuple[int, int], size: i
         start = int(np.clip(round(middle - length / 2), 0, extent - length))
         window.append(slice(start, start + length))
     return tuple(window)
-
-
-def preview_crop(viewer: napari.Viewer, layer, image: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
-    """The part of ``image`` (the data of ``layer``) a live preview predicts, and where it lies.
-
-    Returns the visible window of the frame under the slider (2D) and its pixel offset
-    in the layer, ``(t, y0, x0)`` for a stack or ``(y0, x0)`` for a 2D image, for
-    :func:`show_result`'s ``offset``.
-    """
-    frame_at = frame_index(viewer, layer)
-    frame = image[frame_at] if image.ndim == 3 else image
-    rows, cols = visible_window(viewer, layer, frame.shape)
-    origin = (rows.start, cols.start)
-    return frame[rows, cols], ((frame_at, *origin) if image.ndim == 3 else origin)
 
 
 def preview_window(
@@ -434,12 +472,6 @@ def window_on_image(window_layer, source) -> np.ndarray:
     labels = np.zeros(shape, dtype=np.int32)
     labels[tuple(slice(o, o + n) for o, n in zip(offset, window.shape))] = window
     return labels
-
-
-def show_preview(viewer: napari.Viewer, name: str, prediction: np.ndarray, source, offset: tuple[int, ...], layer_type: str = "image", **kwargs):
-    """Show the prediction for a :func:`preview_crop` window of ``source`` on the frame and pixels it came from."""
-    frame = prediction[None] if len(offset) == 3 else prediction
-    return show_result(viewer, name, frame, layer_type, source=source, offset=offset, **kwargs)
 
 
 def display_range(image: np.ndarray) -> tuple[float, float]:

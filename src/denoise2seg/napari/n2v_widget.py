@@ -19,7 +19,7 @@ from ..training import TrainingEvent
 from ..training.state import has_training_state
 from .background import start_worker
 from .controls import Collapsible, device_combo, dock_layout, path_field, seed_box, seed_of, spin_box
-from .layer_choice import AxesField, LayerList, images_of, preview_window, show_result
+from .layer_choice import AxesField, LayerList, images_of, preview_window, show_result, spatial_ndim_of
 from .training_panel import TrainingPanel
 
 DENOISED_LAYER = "denoised"
@@ -137,16 +137,6 @@ class N2VWidget(QWidget):
         """The axes in "Axes" for ``count`` chosen layers (one string for all, or one per layer; none for no layer)."""
         return parse_axes_list(self.axes_edit.text(), count) if count else []
 
-    def spatial_ndim(self, axes: list[str]) -> int:
-        """3 when the axes of the chosen layers hold Z (a 3D model), 2 otherwise; ``ValueError`` when they disagree."""
-        with_z = {"Z" in a for a in axes}
-        if len(with_z) > 1:
-            raise ValueError(
-                f"the axes {', '.join(axes)} mix Z-stacks and 2D images: a 3D model (axes with Z) and a 2D one cannot "
-                "be trained together; give Z to all layers, or T to read their stacks as 2D frames"
-            )
-        return 3 if with_z == {True} else 2
-
     def _default_patch_for_axes(self, text: str) -> None:
         """Put the patch size at the default of the model the axes ask for (64 in 2D, 32 in 3D) when it is the other's."""
         defaults = {2: N2VConfig(ndim=2).patch_size, 3: N2VConfig(ndim=3).patch_size}
@@ -184,7 +174,7 @@ class N2VWidget(QWidget):
             layers = self.chosen_layers()
             axes = self.chosen_axes(len(layers))
             images = images_of(layers, for_training=True, axes=axes)
-            ndim = self.spatial_ndim(axes)
+            ndim = spatial_ndim_of(axes)
             config = self.config(ndim) if resume is None else None
         except ValueError as err:
             show_error(f"N2V: {err}")

@@ -43,19 +43,21 @@ def model_kind(folder: str | Path) -> str:
     return read_model_config(folder, kind=tuple(MODEL_LOADERS))["kind"]
 
 
-def prediction_steps(image: np.ndarray, axes: str | None, sample_axes: str = "STZ") -> int:
+def prediction_steps(image: np.ndarray, axes: str | None, sample_axes: str = "STZ", frame_ndim: int = 2) -> int:
     """How many predictions :func:`_predict_frames` makes for ``image``: one per frame of a leading sample axis, else one."""
-    stacked = image.ndim == 3 if axes is None else axes[0] in sample_axes
+    stacked = image.ndim > frame_ndim if axes is None else axes[0] in sample_axes
     return image.shape[0] if stacked else 1
 
 
 def _predict_frames(
-    model, images: list[np.ndarray], tile_shape, truths: list[np.ndarray | None], axes: list[str] | None = None, sample_axes: str = "STZ"
+    model, images: list[np.ndarray], tile_shape, truths: list[np.ndarray | None], axes: list[str] | None = None,
+    sample_axes: str = "STZ", frame_ndim: int = 2,
 ):
     """Yield ``(image index, frame index or None, result)`` for every prediction, so the GUI can show progress.
 
-    Without ``axes`` each 2D frame of an image (a 2D image or a ``(T, Y, X)`` stack) is
-    one prediction. With ``axes`` (an N2V model's input, one string per image) an image
+    Without ``axes`` each frame of an image (``frame_ndim`` axes: a 2D image, or a volume
+    for a 3D segmentation model; a stack of them with one more axis first) is one
+    prediction, and scores match objects in ``frame_ndim`` dimensions. With ``axes`` (an N2V model's input, one string per image) an image
     whose first axis is one of ``sample_axes`` (the model's samples: ``STZ`` for a 2D
     model, ``ST`` for a 3D one) is predicted frame by frame, any other (``CYX``, ``ZYX``
     for a 3D model...) whole; the frame index is ``None`` for a whole image. ``truths``
@@ -66,7 +68,7 @@ def _predict_frames(
     scores = {}
     for i, (image, truth) in enumerate(zip(images, truths)):
         image_axes = axes[i] if axes is not None else None
-        stacked = image.ndim == 3 if image_axes is None else image_axes[0] in sample_axes
+        stacked = image.ndim > frame_ndim if image_axes is None else image_axes[0] in sample_axes
         kwargs = {} if image_axes is None else {"axes": image_axes[1:] if stacked else image_axes}
         predicted_frames = []
         for t, frame in enumerate(image if stacked else [image]):
@@ -75,7 +77,7 @@ def _predict_frames(
                 predicted_frames.append(predicted)
             yield i, t if stacked else None, predicted
         if truth is not None:
-            scores[i] = score_image(truth, np.stack(predicted_frames).reshape(image.shape))
+            scores[i] = score_image(truth, np.stack(predicted_frames).reshape(image.shape), ndim=frame_ndim)
     return scores
 
 
@@ -214,20 +216,21 @@ class PredictWidget(QWidget):
             kind = model_kind(folder)
             layers = self.image_list.chosen()
             model = MODEL_LOADERS[kind](folder, device=self.device_combo.currentText())
-            axes, sample_axes = None, "STZ"
+            axes, sample_axes, frame_ndim = None, "STZ", 2
             if kind == "n2v":
                 axes = self.axes_edit.axes(layers)
                 images = images_of(layers, axes=axes)
                 axes = [model.check_input(image, a, name=f"layer {layer.name!r}")[1] for image, a, layer in zip(images, axes, layers)]
                 sample_axes = "STZ" if model.config.ndim == 2 else "ST"
             else:
-                images = frames_of_layers(layers, self.axes_edit.axes(layers))
+                frame_ndim = model.ndim
+                images = frames_of_layers(layers, self.axes_edit.axes(layers), spatial_ndim=frame_ndim)
         except (ValueError, ModelFolderError) as err:
             show_error(f"Predict: {err}")
             return
         tile = self.tile_spin.value()
         tile_shape = (tile, tile) if tile else None
-        if kind == "n2v" and model.config.ndim == 3:
+        if model.config.ndim == 3:
             # A 512^3 tile would not fit in memory: 3D models take their default tiles.
             tile_shape = "auto" if tile else None
         outputs = [np.zeros(image.shape, np.int32 if kind == SEGMENTATION_KIND else np.float32) for image in images]
@@ -239,7 +242,7 @@ class PredictWidget(QWidget):
         scores: dict[int, InstanceScores] = {}
         self.scores = {}
         self.scores_label.setText("")
-        total = sum(prediction_steps(image, a, sample_axes) for image, a in zip(images, axes or [None] * len(images)))
+        total = sum(prediction_steps(image, a, sample_axes, frame_ndim) for image, a in zip(images, axes or [None] * len(images)))
         self.progress.setRange(0, total)
         self.progress.setValue(0)
         self.apply_button.setEnabled(False)
@@ -271,7 +274,7 @@ class PredictWidget(QWidget):
             self._show_scores({names[i]: s for i, s in scores.items()}, {names[i]: reason for i, reason in refused.items()})
 
         self.worker = thread_worker(_predict_frames, start_thread=False, ignore_errors=True)(
-            model, images, tile_shape, truths, axes, sample_axes
+            model, images, tile_shape, truths, axes, sample_axes, frame_ndim
         )
         self.worker.yielded.connect(on_frame)
         self.worker.returned.connect(scores.update)

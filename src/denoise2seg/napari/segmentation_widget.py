@@ -13,13 +13,14 @@ from qtpy.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdi
 
 from ..metrics import InstanceScores, score_image
 from ..segmentation import SCHEMES, SegmentationConfig, SegmentationModel, train_segmentation
-from ..segmentation.config import FINETUNE_SCHEMES
+from ..segmentation.config import FINETUNE_SCHEMES, anisotropy_of
 from ..training import TrainingEvent
 from ..training.state import has_training_state
 from .background import start_worker
 from .controls import Collapsible, device_combo, dock_layout, path_field, learning_rate_box, seed_box, seed_of, spin_box
 from .layer_choice import (
-    AxesField, LayerCombo, LayerList, frames_of_layers, is_ground_truth, placement, preview_crop, show_preview, window_on_image,
+    AxesField, FrameWindow, LayerCombo, LayerList, frame_window, frames_of_layers, is_ground_truth, placement, show_result,
+    spatial_ndim_of, window_on_image,
 )
 from .n2v_widget import DENOISED_LAYER, n2v_folder_for
 from .training_panel import TrainingPanel
@@ -29,6 +30,8 @@ SEGMENTATION_LAYER = "segmentation"
 CORRECTED_LAYER = "corrected segmentation"
 METHOD_NAMES = {"U-Net (3-class)": "unet", "StarDist": "stardist"}
 _DEFAULTS = {f.name: f.default for f in fields(SegmentationConfig)}
+# The settings whose defaults differ between 2D and 3D models, with the widget's spin box for each.
+_BY_NDIM = {ndim: SegmentationConfig(ndim=ndim) for ndim in (2, 3)}
 
 
 def annotations_of(labels, name: str, images: list[np.ndarray]) -> list[np.ndarray]:
@@ -48,24 +51,21 @@ def annotations_of(labels, name: str, images: list[np.ndarray]) -> list[np.ndarr
     return [labels.astype(np.int32, copy=False) for _ in images]
 
 
-def ground_truth_window(truth_layer, source, window_shape: tuple[int, int], offset: tuple[int, ...]) -> np.ndarray:
-    """The pixels of the Labels layer ``truth_layer`` under a segmented window of the image layer ``source``.
+def ground_truth_window(truth_layer, window: FrameWindow) -> np.ndarray:
+    """The pixels of the Labels layer ``truth_layer`` under a segmented ``window`` of an image layer, as a frame.
 
-    ``window_shape`` is the window's (rows, columns) and ``offset`` its origin in the
-    layer, ``(t, y0, x0)`` in a stack or ``(y0, x0)`` (see ``preview_crop``). Returns a
-    copy, so that painting on the layer while the window is scored changes nothing.
-    Raises ``ValueError`` naming both shapes when the ground truth is not of the image's
-    shape.
+    Returns a copy, so that painting on the layer while the window is scored changes
+    nothing. Raises ``ValueError`` naming both shapes when the ground truth is not of the
+    image's shape.
     """
+    source = window.source
     truth = np.asarray(truth_layer.data)
     if truth.shape != source.data.shape:
         raise ValueError(
             f"the ground truth {truth_layer.name!r} has shape {truth.shape} but the segmented image {source.name!r} "
             f"{tuple(source.data.shape)}; choose the ground truth of {source.name!r}"
         )
-    frame = truth[offset[0]] if len(offset) == 3 else truth
-    (y0, x0), (rows, cols) = offset[-2:], window_shape
-    return frame[y0 : y0 + rows, x0 : x0 + cols].copy()
+    return window.frame(truth).copy()
 
 
 def offered_as_annotations(layer) -> bool:
@@ -100,7 +100,10 @@ class SegmentationWidget(QWidget):
     with sample data as its ground truth is never chosen as annotations by default. While
     training, the middle of the view (at most 512 x 512 pixels) of the frame under the
     slider of the first image is segmented into the ``segmentation`` layer, drawn on
-    those pixels; Stop keeps the best model saved so far. When training ends, the saved
+    those pixels; Stop keeps the best model saved so far. Axes with Z (``ZYX``, a stack
+    of volumes ``TZYX``) train a 3D U-Net or StarDist 3D on whole volumes, with the
+    voxel anisotropy of the first layer's scale and the 3D patch defaults; the live
+    preview then segments the 32 slices around the slider. When training ends, the saved
     model (best weights, tuned thresholds) segments that region once more; with a "Ground
     truth" Labels layer of the first image's shape chosen (one that came with the data as
     its ground truth is offered first), that segmentation is scored against the ground
@@ -122,10 +125,14 @@ class SegmentationWidget(QWidget):
         self.model_folder: Path | None = None
         self.scores: InstanceScores | None = None
         self._training_folder: Path | None = None
-        # The region segmented live: its pixels, source layer and offset in that layer.
-        self._preview: tuple = (None, None, ())
+        # The region segmented live: a window of one frame of the first image layer.
+        self._preview: FrameWindow | None = None
         self.image_list = LayerList(napari_viewer, exclude=(DENOISED_LAYER,))
-        self.axes_edit = AxesField(napari_viewer, self.image_list, self.image_list.chosen, tip="Segmentation takes YX or TYX")
+        self.axes_edit = AxesField(
+            napari_viewer, self.image_list, self.image_list.chosen,
+            tip="Segmentation takes YX or TYX (frames), or ZYX / TZYX for a 3D model",
+        )
+        self.axes_edit.textChanged.connect(self._defaults_for_axes)
         self.labels_combo = LayerCombo(
             napari_viewer, napari.layers.Labels, optional=True,
             prefer=offered_as_annotations,
@@ -145,10 +152,12 @@ class SegmentationWidget(QWidget):
         self.n2v_folder_edit.setPlaceholderText("empty: the model of the N2V widget")
         self.n2v_browse = QPushButton("...")
         self.n2v_browse.clicked.connect(self._on_browse_n2v)
-        self.patch_spin = spin_box(_DEFAULTS["patch_size"], 16, 1024, 16)
+        self.patch_spin = spin_box(_BY_NDIM[2].patch_size, 16, 1024, 16)
+        self.patch_depth_spin = spin_box(_BY_NDIM[3].patch_depth, 4, 512, 4)
         self.epochs_spin = spin_box(_DEFAULTS["epochs"], 1, 10_000)
         self.steps_spin = spin_box(_DEFAULTS["steps_per_epoch"], 1, 100_000)
-        self.batch_spin = spin_box(_DEFAULTS["batch_size"], 1, 1024)
+        self.batch_spin = spin_box(_BY_NDIM[2].batch_size, 1, 1024)
+        self.rays_spin = spin_box(_BY_NDIM[2].n_rays, 4, 256, 4)
         self.lr_spin = learning_rate_box(_DEFAULTS["learning_rate"])
         self.depth_spin = spin_box(_DEFAULTS["depth"], 1, 5)
         self.filters_spin = spin_box(_DEFAULTS["n_filters"], 4, 256, 4)
@@ -170,7 +179,9 @@ class SegmentationWidget(QWidget):
         n2v_row.addWidget(self.n2v_browse)
         self.advanced = Collapsible([
             ("Patch size", self.patch_spin),
+            ("Patch depth (Z, 3D)", self.patch_depth_spin),
             ("Batch size", self.batch_spin),
+            ("StarDist rays", self.rays_spin),
             ("Learning rate", self.lr_spin),
             ("U-Net depth", self.depth_spin),
             ("U-Net filters", self.filters_spin),
@@ -216,13 +227,24 @@ class SegmentationWidget(QWidget):
         """The N2V model folder to use: the typed folder, else the one of this viewer's N2V widget."""
         return n2v_folder_for(self.viewer, self.n2v_folder_edit.text())
 
-    def config(self) -> SegmentationConfig:
-        """The :class:`SegmentationConfig` of the current settings."""
+    def _defaults_for_axes(self, text: str) -> None:
+        """Put patch size and batch at the defaults of the model the axes ask for (2D or 3D) where they hold the other's."""
+        ndim = 3 if "Z" in text.upper() else 2
+        for spin, name in ((self.patch_spin, "patch_size"), (self.batch_spin, "batch_size"), (self.rays_spin, "n_rays")):
+            if spin.value() == getattr(_BY_NDIM[5 - ndim], name):
+                spin.setValue(getattr(_BY_NDIM[ndim], name))
+
+    def config(self, ndim: int = 2, anisotropy: tuple[float, float, float] | None = None) -> SegmentationConfig:
+        """The :class:`SegmentationConfig` of the current settings, for a 2D or 3D (``ndim``) model."""
         return SegmentationConfig(
             method=self.method,
             scheme=self.scheme_combo.currentText(),
+            ndim=ndim,
+            anisotropy=anisotropy if ndim == 3 else None,
             patch_size=self.patch_spin.value(),
+            patch_depth=self.patch_depth_spin.value() if ndim == 3 else None,
             batch_size=self.batch_spin.value(),
+            n_rays=self.rays_spin.value(),
             epochs=self.epochs_spin.value(),
             steps_per_epoch=self.steps_spin.value(),
             learning_rate=self.lr_spin.value(),
@@ -259,8 +281,10 @@ class SegmentationWidget(QWidget):
     def _start(self, resume: Path | None) -> None:
         try:
             layers = self.image_list.chosen()
-            images = frames_of_layers(layers, self.axes_edit.axes(layers), for_training=True)
-            config = self.config()
+            axes = self.axes_edit.axes(layers)
+            ndim = spatial_ndim_of(axes)
+            images = frames_of_layers(layers, axes, for_training=True, spatial_ndim=ndim)
+            config = self.config(ndim, anisotropy_of(tuple(layers[0].scale[-3:])) if ndim == 3 else None)
             n2v = self.n2v_folder() if config.uses_n2v and resume is None else None
             if resume is None and config.uses_n2v and n2v is None:
                 raise ValueError(f"scheme {config.scheme!r} needs an N2V model: train one in the N2V widget or choose its folder")
@@ -274,8 +298,9 @@ class SegmentationWidget(QWidget):
         if resume is not None:
             config = None
         folder = Path(tempfile.mkdtemp(prefix="segmentation-model-"))
-        preview, offset = preview_crop(self.viewer, layers[0], images[0])
-        self._preview = (preview, layers[0], offset)
+        window = frame_window(self.viewer, layers[0], axes[0], spatial_ndim=ndim)
+        preview = window.frame(layers[0].data).astype(np.float32)
+        self._preview = window
         device = self.device_combo.currentText()
         preview_every = self.preview_spin.value()
         self._training_folder = folder
@@ -304,8 +329,9 @@ class SegmentationWidget(QWidget):
             self._show_segmentation(event.preview)
 
     def _show_segmentation(self, labels: np.ndarray) -> None:
-        _, source, offset = self._preview
-        show_preview(self.viewer, SEGMENTATION_LAYER, np.asarray(labels, dtype=np.int32), source, offset, "labels", opacity=0.6)
+        window = self._preview
+        data = window.to_layer(np.asarray(labels, dtype=np.int32))
+        show_result(self.viewer, SEGMENTATION_LAYER, data, "labels", source=window.source, offset=window.offset, opacity=0.6)
 
     def _on_finished(self) -> None:
         if self._training_folder is None or not (self._training_folder / "config.json").is_file():
@@ -314,12 +340,12 @@ class SegmentationWidget(QWidget):
         self.model_folder = self._training_folder
         self.folder_label.setText(str(self.model_folder))
         self.panel.continue_button.setEnabled(has_training_state(self.model_folder))
-        preview, source, offset = self._preview
+        window = self._preview
         truth = None
         truth_layer = self.truth_combo.chosen()
         if truth_layer is not None:
             try:
-                truth = ground_truth_window(truth_layer, source, preview.shape, offset)
+                truth = ground_truth_window(truth_layer, window)
             except ValueError as err:
                 self.scores_label.setText(f"not scored: {err}")
                 show_warning(f"Segmentation not scored: {err}")
@@ -328,7 +354,7 @@ class SegmentationWidget(QWidget):
         start_worker(
             _segment_frame,
             self.model_folder,
-            preview,
+            window.frame(window.source.data).astype(np.float32),
             self.device_combo.currentText(),
             truth,
             on_returned=self._show_final,
@@ -342,11 +368,13 @@ class SegmentationWidget(QWidget):
         self._show_segmentation(labels)
         if scores is not None:
             self.scores = scores
-            rows, cols = labels.shape
-            self.scores_label.setText(f"{scores.summary()}, on the {rows} x {cols} px region segmented")
+            size = " x ".join(str(n) for n in labels.shape)
+            unit = "voxel" if labels.ndim == 3 else "px"
+            self.scores_label.setText(f"{scores.summary()}, on the {size} {unit} region segmented")
 
 
 def _segment_frame(folder: Path, frame: np.ndarray, device: str, truth: np.ndarray | None) -> tuple[np.ndarray, InstanceScores | None]:
     """The saved model's labels of ``frame``, and their scores against ``truth`` (the same window) when given."""
-    labels = SegmentationModel.load(folder, device=device).predict(frame)
-    return labels, None if truth is None else score_image(truth, labels, name=SEGMENTATION_LAYER)
+    model = SegmentationModel.load(folder, device=device)
+    labels = model.predict(frame)
+    return labels, None if truth is None else score_image(truth, labels, name=SEGMENTATION_LAYER, ndim=model.ndim)

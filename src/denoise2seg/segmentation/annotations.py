@@ -4,7 +4,10 @@ Convention (docs/segmentation.md): a 2D frame whose instance mask holds no objec
 unannotated (N2V may use it, the segmenter does not). In an annotated frame the
 annotated region is the bounding box of its labelled objects grown by ``margin`` pixels
 and clipped to the frame; pixels outside it are ignored by the losses, so a user can
-paint a few nuclei in one corner of a large image.
+paint a few nuclei in one corner of a large image. For 3D models the frames are volumes
+``(Z, Y, X)`` and the same rule holds in all three axes: the box of the labelled voxels
+grown by ``margin`` in Z, Y and X, so a user paints a few whole nuclei (every slice of
+each) in a sub-volume and the voxels around them count as background.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from ..validation import check_image
 
 @dataclass
 class AnnotatedFrame:
-    """One annotated 2D frame, cropped around its annotated region.
+    """One annotated frame (a 2D image, or a volume for 3D models), cropped around its annotated region.
 
     ``image`` (float32) and ``labels`` (int32 instances, 0 = background) are the crop;
     ``valid`` (bool) is True inside the annotated region; ``frame`` is the whole 2D
@@ -32,12 +35,12 @@ class AnnotatedFrame:
     labels: np.ndarray
     valid: np.ndarray
     frame: np.ndarray
-    crop: tuple[slice, slice]
+    crop: tuple[slice, ...]
     source: tuple[int, int | None]
 
 
 def frames_of(images, ndim: int = 2, name: str = "image") -> list[tuple[np.ndarray, tuple[int, int | None]]]:
-    """Split images (2D or stacks of 2D frames) into ``(frame, (image index, frame index))`` pairs."""
+    """Split images (``ndim``-D, or stacks of them) into ``(frame, (image index, frame index))`` pairs."""
     if isinstance(images, np.ndarray):
         images = [images]
     images = list(images)
@@ -53,14 +56,14 @@ def frames_of(images, ndim: int = 2, name: str = "image") -> list[tuple[np.ndarr
     return frames
 
 
-def annotated_region(labels: np.ndarray, margin: int) -> tuple[slice, slice] | None:
-    """Bounding box of the objects in a 2D ``labels`` grown by ``margin``, clipped; None without objects."""
-    rows, cols = np.nonzero(labels)
-    if rows.size == 0:
+def annotated_region(labels: np.ndarray, margin: int) -> tuple[slice, ...] | None:
+    """Bounding box of the objects in a 2D or 3D ``labels`` grown by ``margin`` in every axis, clipped; None without objects."""
+    coordinates = np.nonzero(labels)
+    if coordinates[0].size == 0:
         return None
-    return (
-        slice(max(int(rows.min()) - margin, 0), min(int(rows.max()) + 1 + margin, labels.shape[0])),
-        slice(max(int(cols.min()) - margin, 0), min(int(cols.max()) + 1 + margin, labels.shape[1])),
+    return tuple(
+        slice(max(int(c.min()) - margin, 0), min(int(c.max()) + 1 + margin, size))
+        for c, size in zip(coordinates, labels.shape)
     )
 
 
@@ -75,21 +78,22 @@ def grow_window(window: slice, size: int, length: int) -> slice:
     return slice(start, stop)
 
 
-def collect_annotated_frames(images, labels, *, margin: int, patch_shape: tuple[int, int]) -> list[AnnotatedFrame]:
+def collect_annotated_frames(images, labels, *, margin: int, patch_shape: tuple[int, ...]) -> list[AnnotatedFrame]:
     """Pair images with instance masks and return the annotated frames, cropped.
 
     Parameters
     ----------
     images : array or list of arrays
-        2D images or stacks of 2D frames ``(T, Y, X)``.
+        2D images or stacks of 2D frames ``(T, Y, X)``; for a 3D ``patch_shape``, volumes
+        ``(Z, Y, X)`` or stacks of them ``(T, Z, Y, X)``.
     labels : array or list of arrays
         Instance masks of the same shapes (integers, 0 = background); an entry may be
         ``None`` for an image with no annotation at all.
     margin : int
         Pixels added around the labelled objects' bounding box (see module docstring).
-    patch_shape : (int, int)
-        Training patch size; each crop is at least this large where the frame allows,
-        so that patches can be drawn from it.
+    patch_shape : (int, int) or (int, int, int)
+        Training patch size, which also says whether frames are 2D or 3D; each crop is
+        at least this large where the frame allows, so that patches can be drawn from it.
 
     Raises ``ValueError`` when the numbers or shapes of images and masks disagree, a
     mask is not integer, no frame holds an object, or an annotated frame is smaller
@@ -99,11 +103,12 @@ def collect_annotated_frames(images, labels, *, margin: int, patch_shape: tuple[
     label_list = [labels] if isinstance(labels, np.ndarray) else list(labels)
     if len(image_list) != len(label_list):
         raise ValueError(f"got {len(image_list)} images but {len(label_list)} label masks; give one mask (or None) per image")
+    ndim = len(patch_shape)
     frames = []
     for i, (image, mask) in enumerate(zip(image_list, label_list)):
         if mask is None:
             continue
-        image = check_image(image, ndim=(2, 3), name=f"image {i}")
+        image = check_image(image, ndim=(ndim, ndim + 1), name=f"image {i}")
         mask = np.asarray(mask)
         if mask.shape != image.shape:
             raise ValueError(f"label mask {i} has shape {mask.shape} but image {i} has shape {image.shape}; they must match")
@@ -113,7 +118,7 @@ def collect_annotated_frames(images, labels, *, margin: int, patch_shape: tuple[
         mask = mask.astype(np.int32)
         if (mask < 0).any():
             raise ValueError(f"label mask {i} holds negative ids; use 0 for background and 1, 2, ... for objects")
-        pairs = [(image, mask, None)] if image.ndim == 2 else [(image[t], mask[t], t) for t in range(image.shape[0])]
+        pairs = [(image, mask, None)] if image.ndim == ndim else [(image[t], mask[t], t) for t in range(image.shape[0])]
         for frame, frame_mask, t in pairs:
             region = annotated_region(frame_mask, margin)
             if region is None:

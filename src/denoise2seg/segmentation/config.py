@@ -16,6 +16,24 @@ FINETUNE_SCHEMES = ("finetune", "finetune-sequential")
 # 3 pixel classes (background, foreground, border) + 1 denoising channel (VoidSeg Sec. 2).
 UNET_OUTPUTS = 4
 DENOISING_CHANNEL = 3
+# Defaults that differ between 2D (VoidSeg) and 3D (stardist's 3D example: patches of
+# 48 x 96 x 96, batch 2, 96 rays; smaller patches here, for CPUs and small stacks).
+DEFAULTS_BY_NDIM = {
+    2: {"patch_size": 128, "patch_depth": None, "batch_size": 128, "n_rays": 32},
+    3: {"patch_size": 64, "patch_depth": 16, "batch_size": 4, "n_rays": 96},
+}
+
+
+def anisotropy_of(spacing: tuple[float, float, float] | None) -> tuple[float, float, float] | None:
+    """The ``(Z, Y, X)`` voxel anisotropy of a voxel ``spacing`` (any unit): each size over the smallest; ``None`` when isotropic or unknown."""
+    if spacing is None:
+        return None
+    spacing = tuple(float(s) for s in spacing)
+    if len(spacing) != 3 or min(spacing) <= 0:
+        raise ValueError(f"a voxel spacing is three positive sizes (Z, Y, X), got {spacing}")
+    if max(spacing) == min(spacing):
+        return None
+    return tuple(s / min(spacing) for s in spacing)
 
 
 @dataclass
@@ -36,8 +54,17 @@ class SegmentationConfig(ConfigRecord):
     instances regrown over it by watershed; our choice) or ``"outer"`` (the pixels around
     each object, instances as connected components: VoidSeg's reference code).
 
+    ``ndim``: 2 segments 2D images (a stack is a set of 2D frames), 3 segments volumes
+    ``(Z, Y, X)`` with a 3D U-Net or StarDist 3D (stardist's golden-spiral rays,
+    ``star_dist3D``, 3D NMS and ``polyhedron_to_label``). ``patch_size`` (Y, X),
+    ``patch_depth`` (Z, 3D only), ``batch_size`` and ``n_rays`` left ``None`` take the
+    defaults of :data:`DEFAULTS_BY_NDIM` (VoidSeg's in 2D). ``anisotropy`` is the voxel
+    size ``(Z, Y, X)`` relative to the finest axis (``(2, 1, 1)`` for Z steps twice the
+    pixel size; ``None`` isotropic): StarDist 3D stretches its rays by it.
+
     ``annotation_margin`` (pixels) grows the bounding box of the labelled objects of a
-    frame into the region whose pixels count in the loss (see docs/segmentation.md).
+    frame (a volume in 3D, in every axis) into the region whose pixels count in the loss
+    (see docs/segmentation.md).
     ``validation_fraction`` of the annotated frames is held out to choose the
     post-processing thresholds when at least ``min_frames_for_split`` frames are
     annotated; with fewer, thresholds are chosen on the training frames themselves.
@@ -45,14 +72,17 @@ class SegmentationConfig(ConfigRecord):
 
     method: str = "unet"
     scheme: str = "baseline"
-    patch_size: int = 128
-    batch_size: int = 128
+    ndim: int = 2
+    patch_size: int | None = None
+    patch_depth: int | None = None
+    batch_size: int | None = None
     epochs: int = 200
     steps_per_epoch: int = 400
     learning_rate: float = 4e-4
     depth: int = 2
     n_filters: int = 32
-    n_rays: int = 32
+    n_rays: int | None = None
+    anisotropy: tuple[float, float, float] | None = None
     border_weight: float = 5.0
     border: str = "inner"
     annotation_margin: int = 16
@@ -69,6 +99,13 @@ class SegmentationConfig(ConfigRecord):
     seed: int | None = None
 
     def __post_init__(self) -> None:
+        if self.ndim not in DEFAULTS_BY_NDIM:
+            raise ValueError(f"ndim must be 2 (images) or 3 (volumes), got {self.ndim}")
+        for name, default in DEFAULTS_BY_NDIM[self.ndim].items():
+            if getattr(self, name) is None:
+                setattr(self, name, default)
+        if self.ndim == 2 and self.patch_depth is not None:
+            raise ValueError(f"patch_depth is the Z size of 3D patches; a 2D model has none (got {self.patch_depth})")
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
         if self.scheme not in SCHEMES:
@@ -80,12 +117,22 @@ class SegmentationConfig(ConfigRecord):
                 f"scheme {self.scheme!r} is not available for StarDist: its network differs from the N2V U-Net, "
                 "so it cannot start from N2V weights (VoidSeg Sec. 2); use 'baseline' or 'sequential'"
             )
-        if self.patch_size % 2**self.depth:
-            raise ValueError(f"patch_size {self.patch_size} must be divisible by 2**depth = {2**self.depth}")
+        for name, size in (("patch_size", self.patch_size), ("patch_depth", self.patch_depth)):
+            if size is not None and size % 2**self.depth:
+                raise ValueError(f"{name} {size} must be divisible by 2**depth = {2**self.depth}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.n_rays < 4 or self.n_rays % 4:
+        if self.ndim == 2 and (self.n_rays < 4 or self.n_rays % 4):
             raise ValueError(f"n_rays must be a positive multiple of 4 (rays must map onto rays under rotations), got {self.n_rays}")
+        if self.ndim == 3 and self.n_rays < 6:
+            raise ValueError(f"StarDist 3D needs at least 6 rays, got {self.n_rays}")
+        if self.anisotropy is not None:
+            if self.ndim != 3 or len(self.anisotropy) != 3 or min(self.anisotropy) <= 0:
+                raise ValueError(
+                    f"anisotropy is the (Z, Y, X) voxel size of a 3D model, three positive numbers; got {self.anisotropy} "
+                    f"for a {self.ndim}D model"
+                )
+            self.anisotropy = tuple(float(a) for a in self.anisotropy)
         if self.border_weight <= 0:
             raise ValueError(f"border_weight must be > 0, got {self.border_weight}")
         if self.annotation_margin < 0:
@@ -114,13 +161,16 @@ class SegmentationConfig(ConfigRecord):
         return self.scheme in FINETUNE_SCHEMES
 
     @property
-    def patch_shape(self) -> tuple[int, int]:
+    def patch_shape(self) -> tuple[int, ...]:
+        """Training patch shape: ``(Y, X)``, or ``(Z, Y, X)`` in 3D."""
+        if self.ndim == 3:
+            return (self.patch_depth, self.patch_size, self.patch_size)
         return (self.patch_size, self.patch_size)
 
     def unet_spec(self) -> UNetSpec:
         """The U-Net: 4 outputs for the 3-class method, ``stardist_features`` for StarDist's body."""
         out = UNET_OUTPUTS if self.method == "unet" else self.stardist_features
-        return UNetSpec(ndim=2, in_channels=1, out_channels=out, depth=self.depth, n_filters=self.n_filters)
+        return UNetSpec(ndim=self.ndim, in_channels=1, out_channels=out, depth=self.depth, n_filters=self.n_filters)
 
     def schedule(self) -> Schedule:
         return Schedule(

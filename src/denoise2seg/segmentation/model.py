@@ -41,8 +41,9 @@ def store_n2v(n2v: N2VModel, source: str | Path | None, folder: Path) -> None:
 class SegmentationModel:
     """A VoidSeg segmentation model (3-class U-Net or StarDist, any scheme).
 
-    ``predict`` takes a 2D image or a stack of 2D frames ``(T, Y, X)`` in the units of
-    the training data and returns int32 instance labels of the same shape. For the
+    ``predict`` takes a 2D image or a stack of 2D frames ``(T, Y, X)`` (a 3D model: a
+    volume ``(Z, Y, X)`` or a stack of volumes ``(T, Z, Y, X)``) in the units of the
+    training data and returns int32 instance labels of the same shape. For the
     sequential schemes the carried N2V model denoises the input first.
     """
 
@@ -101,14 +102,19 @@ class SegmentationModel:
             "n2v_folder": N2V_SUBFOLDER if self.config.uses_n2v else None,
         }
 
-    def network_input(self, frame: np.ndarray, tile_shape: tuple[int, int] | str | None = "auto") -> np.ndarray:
-        """The normalised (and, for sequential schemes, N2V-denoised) 2D frame the network sees."""
+    @property
+    def ndim(self) -> int:
+        """Spatial axes of one frame: 2 (images) or 3 (volumes)."""
+        return self.config.ndim
+
+    def network_input(self, frame: np.ndarray, tile_shape: tuple[int, ...] | str | None = "auto") -> np.ndarray:
+        """The normalised (and, for sequential schemes, N2V-denoised) frame the network sees."""
         if self.config.denoises_input:
             return self.n2v.normalizer.normalize(self.n2v.predict(frame, tile_shape))
         return self.normalizer.normalize(frame)
 
-    def raw_output(self, network_input: np.ndarray, tile_shape: tuple[int, int] | str | None = "auto") -> np.ndarray:
-        """Class probabilities ``(3, Y, X)`` (U-Net) or probability + distances ``(1 + n_rays, Y, X)`` (StarDist)."""
+    def raw_output(self, network_input: np.ndarray, tile_shape: tuple[int, ...] | str | None = "auto") -> np.ndarray:
+        """Class probabilities ``(3, *spatial)`` (U-Net) or probability + distances ``(1 + n_rays, *spatial)`` (StarDist)."""
         was_training = self.net.training
         self.net.eval()
         try:
@@ -128,32 +134,41 @@ class SegmentationModel:
         output[0] = 1.0 / (1.0 + np.exp(-output[0]))
         return output
 
-    def instances(self, output: np.ndarray, **thresholds: float) -> np.ndarray:
+    def instances(self, output: np.ndarray, max_candidates: int | None = None, **thresholds: float) -> np.ndarray:
         """Instance labels from :meth:`raw_output`, with the model's thresholds unless overridden.
 
         StarDist's NMS runs in a worker process (see :mod:`.postprocess_process`), so a
-        GUI thread stays responsive while another thread segments.
+        GUI thread stays responsive while another thread segments; ``max_candidates``
+        bounds the pixels entering it (live previews).
         """
         chosen = {**self.thresholds, **thresholds}
         if self.config.method == "unet":
             return instances_from_probabilities(output, chosen["prob_thresh"], border=self.config.border)
-        return stardist_instances(output[0], output[1:], chosen["prob_thresh"], chosen["nms_thresh"])
+        return stardist_instances(
+            output[0], output[1:], chosen["prob_thresh"], chosen["nms_thresh"], self.config.anisotropy, max_candidates
+        )
 
-    def predict_probabilities(self, image: np.ndarray, tile_shape: tuple[int, int] | str | None = "auto") -> np.ndarray:
-        """Per-pixel outputs of a 2D image ``(C, Y, X)`` or a stack ``(T, C, Y, X)``; see :meth:`raw_output`."""
-        image = check_image(image, ndim=(2, 3))
-        if image.ndim == 3:
+    def predict_probabilities(self, image: np.ndarray, tile_shape: tuple[int, ...] | str | None = "auto") -> np.ndarray:
+        """Per-pixel outputs ``(C, *spatial)`` of one frame, or ``(T, C, *spatial)`` of a stack; see :meth:`raw_output`."""
+        image = check_image(image, ndim=(self.ndim, self.ndim + 1), name=self._input_name)
+        if image.ndim > self.ndim:
             return np.stack([self.predict_probabilities(frame, tile_shape) for frame in image])
         return self.raw_output(self.network_input(image, tile_shape), tile_shape)
 
-    def predict(self, image: np.ndarray, tile_shape: tuple[int, int] | str | None = "auto") -> np.ndarray:
-        """Instance labels (int32, 0 = background) of a 2D image or of each frame of a ``(T, Y, X)`` stack.
+    @property
+    def _input_name(self) -> str:
+        return "image for a 3D model (a volume ZYX or a stack of volumes TZYX)" if self.ndim == 3 else "image"
 
-        A constant frame (a blank field or slice, all zeros say) holds no objects and gets
-        none, whatever the network would make of a uniform input.
+    def predict(self, image: np.ndarray, tile_shape: tuple[int, ...] | str | None = "auto") -> np.ndarray:
+        """Instance labels (int32, 0 = background) of one frame or of each frame of a stack.
+
+        Frames are 2D images ``(Y, X)`` (a stack ``(T, Y, X)``) or, for a 3D model, volumes
+        ``(Z, Y, X)`` (``(T, Z, Y, X)``). A constant frame (a blank field or slice, all
+        zeros say) holds no objects and gets none, whatever the network would make of a
+        uniform input.
         """
-        image = check_image(image, ndim=(2, 3))
-        if image.ndim == 3:
+        image = check_image(image, ndim=(self.ndim, self.ndim + 1), name=self._input_name)
+        if image.ndim > self.ndim:
             return np.stack([self.predict(frame, tile_shape) for frame in image])
         if image.min() == image.max():
             return np.zeros(image.shape, np.int32)

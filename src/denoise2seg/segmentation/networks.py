@@ -10,19 +10,20 @@ from .config import DENOISING_CHANNEL, SegmentationConfig
 
 
 class StarDistNet(nn.Module):
-    """StarDist's network: a U-Net body, a 3x3 layer of ``features`` maps, then two 1x1 heads.
+    """StarDist's network: a U-Net body, a 3x3 (3x3x3) layer of ``features`` maps, then two 1x1 heads.
 
-    Output ``(N, 1 + n_rays, Y, X)``: channel 0 is the object-probability logit,
+    Output ``(N, 1 + n_rays, *spatial)``: channel 0 is the object-probability logit,
     channels 1.. the ray distances in pixels (linear), as in stardist's ``StarDist2D``
-    with ``grid=(1, 1)``.
+    and ``StarDist3D`` with ``grid=(1, 1)`` / ``(1, 1, 1)``.
     """
 
     def __init__(self, spec: UNetSpec, n_rays: int) -> None:
         super().__init__()
+        conv = nn.Conv3d if spec.ndim == 3 else nn.Conv2d
         self.unet = UNet(spec)
-        self.unet.head = nn.Conv2d(self.unet.body_channels, spec.out_channels, 3, padding=1)
-        self.prob_head = nn.Conv2d(spec.out_channels, 1, 1)
-        self.dist_head = nn.Conv2d(spec.out_channels, n_rays, 1)
+        self.unet.head = conv(self.unet.body_channels, spec.out_channels, 3, padding=1)
+        self.prob_head = conv(spec.out_channels, 1, 1)
+        self.dist_head = conv(spec.out_channels, n_rays, 1)
         self.spec = self.unet.spec
         self.n_rays = n_rays
 

@@ -120,23 +120,34 @@ def shutdown() -> None:
 atexit.register(shutdown)
 
 
-def stardist_instances(prob: np.ndarray, dist: np.ndarray, prob_thresh: float, nms_thresh: float) -> np.ndarray:
+def stardist_instances(
+    prob: np.ndarray,
+    dist: np.ndarray,
+    prob_thresh: float,
+    nms_thresh: float,
+    anisotropy: tuple[float, ...] | None = None,
+    max_candidates: int | None = None,
+) -> np.ndarray:
     """:func:`~.star_convex.instances_from_stardist` in the worker process.
 
-    ``prob`` is ``(Y, X)`` object probability, ``dist`` ``(n_rays, Y, X)`` ray lengths in
-    pixels; returns int32 instance labels ``(Y, X)``.
+    ``prob`` is the ``(Y, X)`` or ``(Z, Y, X)`` object probability, ``dist`` ``(n_rays,
+    *spatial)`` ray lengths in pixels (3D: along the rays of ``anisotropy``); at most
+    ``max_candidates`` pixels enter NMS when given. Returns int32 instance labels of
+    ``prob``'s shape.
     """
-    return _run("instances", prob, dist, prob_thresh, nms_thresh)
+    return _run("instances", prob, dist, prob_thresh, nms_thresh, anisotropy, max_candidates)
 
 
-def tune_stardist_thresholds(outputs: list[np.ndarray], labels: list[np.ndarray], valid: list[np.ndarray]) -> dict:
+def tune_stardist_thresholds(
+    outputs: list[np.ndarray], labels: list[np.ndarray], valid: list[np.ndarray], anisotropy: tuple[float, ...] | None = None
+) -> dict:
     """:func:`~.thresholds.optimise_stardist_thresholds` in the worker process.
 
-    ``outputs`` are ``(1 + n_rays, Y, X)`` (probability, distances), ``labels`` the
+    ``outputs`` are ``(1 + n_rays, *spatial)`` (probability, distances), ``labels`` the
     instance masks and ``valid`` the annotated-region masks. Returns ``{"prob_thresh",
     "nms_thresh", "val_ap"}``.
     """
-    return _run("thresholds", outputs, labels, valid)
+    return _run("thresholds", outputs, labels, valid, anisotropy)
 
 
 def serve() -> None:

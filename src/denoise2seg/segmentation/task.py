@@ -10,17 +10,24 @@ from ..data.patches import PatchSampler
 from ..training import TrainingTask
 from .config import SegmentationConfig
 from .model import SegmentationModel
-from .star_convex import random_dihedral_rays, stardist_loss
+from .star_convex import PREVIEW_CANDIDATES_3D, random_dihedral_rays, stardist_loss
 from .three_class import weighted_cross_entropy
 
 
 class SegmentationTask(TrainingTask):
     """Trains ``model.net`` on network inputs and their targets.
 
-    ``train_inputs``/``val_inputs`` are ``(1, Y, X)`` network inputs (normalised, and
-    denoised for the sequential schemes); targets are ``(1, Y, X)`` int64 class maps
-    (U-Net, -1 = ignored) or ``(2 + n_rays, Y, X)`` float32 StarDist targets.
-    ``preview_input`` (a 2D network input) is segmented for preview events.
+    ``train_inputs``/``val_inputs`` are ``(1, *spatial)`` network inputs (normalised,
+    and denoised for the sequential schemes; spatial ``Y, X`` or ``Z, Y, X``); targets
+    are ``(1, *spatial)`` int64 class maps (U-Net, -1 = ignored) or ``(2 + n_rays,
+    *spatial)`` float32 StarDist targets. ``preview_input`` (a network input of one
+    frame) is segmented for preview events.
+
+    Augmentation: flips and Y/X rotations (:func:`~denoise2seg.data.augment.random_dihedral`,
+    Z flipped too in 3D), with the 2D StarDist rays permuted to match. 3D StarDist
+    patches are not flipped or rotated: stardist's golden-spiral rays do not map onto
+    each other under those, so the distance targets would have to be recomputed for
+    every patch.
     """
 
     def __init__(
@@ -62,7 +69,7 @@ class SegmentationTask(TrainingTask):
         if self.config.augment:
             if self.config.method == "unet":
                 batch, targets = random_dihedral(batch, targets, generator=self.generator)
-            else:
+            elif self.config.ndim == 2:
                 batch, targets = random_dihedral_rays(batch, targets, self.config.n_rays, generator=self.generator)
         return self.loss(self.model(batch), targets)
 
@@ -70,10 +77,10 @@ class SegmentationTask(TrainingTask):
         divisor = self.model.spec.divisor
         total = 0.0
         for image, targets in self.val:
-            height, width = image.shape[-2:]
-            pad = (0, -width % divisor, 0, -height % divisor)
+            spatial = image.shape[2:]
+            pad = [amount for size in reversed(spatial) for amount in (0, -size % divisor)]
             padded = torch.nn.functional.pad(image, pad, mode="reflect")
-            output = self.model(padded)[..., :height, :width]
+            output = self.model(padded)[(..., *(slice(0, size) for size in spatial))]
             total += float(self.loss(output, targets))
         return total / len(self.val)
 
@@ -83,7 +90,9 @@ class SegmentationTask(TrainingTask):
     def preview(self) -> np.ndarray | None:
         if self.preview_input is None:
             return None
-        return self.segmentation.instances(self.segmentation.raw_output(self.preview_input))
+        # A 3D StarDist preview bounds its NMS candidates, so that it takes seconds, not minutes.
+        limit = PREVIEW_CANDIDATES_3D if self.config.ndim == 3 else None
+        return self.segmentation.instances(self.segmentation.raw_output(self.preview_input), max_candidates=limit)
 
     def model_record(self) -> dict:
         return self.segmentation.record()

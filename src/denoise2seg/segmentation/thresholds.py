@@ -15,9 +15,9 @@ STARDIST_PROB_GRID = tuple(np.round(np.arange(0.1, 0.91, 0.05), 2).tolist())
 STARDIST_NMS_GRID = (0.3, 0.4, 0.5)
 
 
-def _region(valid: np.ndarray) -> tuple[slice, slice]:
-    rows, cols = np.nonzero(valid)
-    return slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1)
+def _region(valid: np.ndarray) -> tuple[slice, ...]:
+    """Bounding box of the annotated pixels of a 2D or 3D ``valid`` mask."""
+    return tuple(slice(int(c.min()), int(c.max()) + 1) for c in np.nonzero(valid))
 
 
 def optimise_unet_threshold(
@@ -40,11 +40,14 @@ def optimise_unet_threshold(
     return best
 
 
-def optimise_stardist_thresholds(outputs: list[np.ndarray], labels: list[np.ndarray], valid: list[np.ndarray]) -> dict:
+def optimise_stardist_thresholds(
+    outputs: list[np.ndarray], labels: list[np.ndarray], valid: list[np.ndarray], anisotropy: tuple[float, float, float] | None = None
+) -> dict:
     """Probability and NMS thresholds maximising AP over the annotated regions.
 
-    ``outputs`` are ``(1 + n_rays, Y, X)`` (probability, distances). One NMS per NMS
-    threshold serves every probability threshold (see :func:`nms_candidates`).
+    ``outputs`` are ``(1 + n_rays, *spatial)`` (probability, distances; 3D with the
+    rays of ``anisotropy``). One NMS per NMS threshold serves every probability
+    threshold (see :func:`nms_candidates`).
     Returns ``{"prob_thresh", "nms_thresh", "val_ap"}``.
     """
     regions = [_region(v) for v in valid]
@@ -52,10 +55,10 @@ def optimise_stardist_thresholds(outputs: list[np.ndarray], labels: list[np.ndar
     best = {"prob_thresh": 0.5, "nms_thresh": 0.4, "val_ap": -1.0}
     floor = min(STARDIST_PROB_GRID)
     for nms_thresh in STARDIST_NMS_GRID:
-        candidates = [nms_candidates(out[0], out[1:], nms_thresh, floor) for out in outputs]
+        candidates = [nms_candidates(out[0], out[1:], nms_thresh, floor, anisotropy) for out in outputs]
         for prob_thresh in STARDIST_PROB_GRID:
             predicted = [
-                polygons_above(c, out.shape[1:], prob_thresh)[r] for c, out, r in zip(candidates, outputs, regions)
+                polygons_above(c, out.shape[1:], prob_thresh, anisotropy)[r] for c, out, r in zip(candidates, outputs, regions)
             ]
             ap = average_precision_dataset(truth, predicted)
             if ap > best["val_ap"]:

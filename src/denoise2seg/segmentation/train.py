@@ -30,7 +30,7 @@ from .three_class import three_class_targets
 def _targets(frame: AnnotatedFrame, config: SegmentationConfig) -> np.ndarray:
     if config.method == "unet":
         return three_class_targets(frame.labels, frame.valid, config.border)[None]
-    return stardist_targets(frame.labels, config.n_rays, frame.valid)
+    return stardist_targets(frame.labels, config.n_rays, frame.valid, config.anisotropy)
 
 
 def _network_inputs(model: SegmentationModel, frames: list[AnnotatedFrame]) -> list[np.ndarray]:
@@ -78,7 +78,8 @@ def train_segmentation(
     Parameters
     ----------
     images : array or list of arrays
-        2D images or stacks of 2D frames ``(T, Y, X)``, in raw units.
+        2D images or stacks of 2D frames ``(T, Y, X)``, in raw units; for
+        ``config.ndim == 3``, volumes ``(Z, Y, X)`` or stacks of them ``(T, Z, Y, X)``.
     labels : array or list of arrays
         Instance masks of the same shapes (0 = background; ``None`` for an unannotated
         image). A frame without objects is unannotated; inside an annotated frame only
@@ -93,7 +94,7 @@ def train_segmentation(
         ``"done"`` event carries its path.
     device : str
         ``"auto"``, ``"cuda"``, ``"mps"`` or ``"cpu"``.
-    preview_image : 2D array, optional
+    preview_image : 2D (3D) array, optional
         Segmented for ``"preview"`` events (int32 instance labels).
     validation : (images, labels), optional
         Separate annotated data for the validation loss and the threshold choice;
@@ -123,17 +124,17 @@ def train_segmentation(
         config = continued_config(previous.config, state, config, more_epochs=more_epochs, folder=resume)
         n2v_model = Path(resume) / N2V_SUBFOLDER if config.uses_n2v else None
     config = (config or SegmentationConfig()).with_seed()
-    check_training_images(images, ndim=(2, 3))
+    check_training_images(images, ndim=(config.ndim, config.ndim + 1))
     _check_n2v_given(config, n2v_model)
     frames = collect_annotated_frames(images, labels, margin=config.annotation_margin, patch_shape=config.patch_shape)
     if validation is not None:
-        val_frames = collect_annotated_frames(*validation, margin=config.annotation_margin, patch_shape=(1, 1))
+        val_frames = collect_annotated_frames(*validation, margin=config.annotation_margin, patch_shape=(1,) * config.ndim)
         train_frames = frames
     else:
         train_frames, val_frames = split_frames(frames, config.validation_fraction, config.min_frames_for_split, config.seed)
     continuation = _Continuation(previous, state, Path(resume)) if resume is not None else None
     yield from train_on_frames(
-        train_frames, val_frames, config, n2v_model=n2v_model, normalizer_frames=[frame for frame, _ in frames_of(images)],
+        train_frames, val_frames, config, n2v_model=n2v_model, normalizer_frames=[frame for frame, _ in frames_of(images, config.ndim)],
         out_dir=out_dir, device=device, preview_image=preview_image, preview_every=preview_every, continuation=continuation,
     )
 
@@ -173,7 +174,7 @@ def train_on_frames(
     if normalizer_frames is None:
         normalizer_frames = [f.frame for f in train_frames]
     if preview_image is not None:
-        preview_image = check_image(preview_image, ndim=2, name="preview image")
+        preview_image = check_image(preview_image, ndim=config.ndim, name="preview image")
     torch_device = choose_device(device)
     n2v, n2v_source = _resolve_n2v(config, n2v_model, torch_device)
     if previous is not None:
@@ -234,5 +235,5 @@ def _tune_thresholds(model: SegmentationModel, out_dir: Path, val_inputs: list[n
     if model.config.method == "unet":
         model.thresholds = optimise_unet_threshold(outputs, labels_val, valid_val, model.config.border)
     else:
-        model.thresholds = tune_stardist_thresholds(outputs, labels_val, valid_val)
+        model.thresholds = tune_stardist_thresholds(outputs, labels_val, valid_val, model.config.anisotropy)
     save_model_folder(out_dir, model.record(), model.net.state_dict(), which="best")
