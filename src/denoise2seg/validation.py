@@ -11,7 +11,8 @@ def check_image(image, *, ndim: int | tuple[int, ...], name: str = "image") -> n
     """Return ``image`` as a float32 array after checking dimensions and values.
 
     Raises ``ValueError`` with a message a user can act on when the array has the wrong
-    number of dimensions, is empty, or holds NaN/inf.
+    number of dimensions, is empty, or holds NaN/inf (their count and the index of the
+    first).
     """
     array = np.asarray(image)
     allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
@@ -23,10 +24,14 @@ def check_image(image, *, ndim: int | tuple[int, ...], name: str = "image") -> n
     if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
         raise ValueError(f"{name} must hold real numbers, got dtype {array.dtype}")
     array = array.astype(np.float32, copy=False)
-    if not np.isfinite(array).all():
-        n_bad = int((~np.isfinite(array)).sum())
+    finite = np.isfinite(array)
+    if not finite.all():
+        bad = ~finite
+        n_bad = int(bad.sum())
+        first = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), array.shape))
         raise ValueError(
-            f"{name} contains {n_bad} NaN or infinite value{'' if n_bad == 1 else 's'}; replace them with finite values first"
+            f"{name} contains {n_bad} NaN or infinite value{'' if n_bad == 1 else 's'} (the first at index {first}); "
+            "replace them with finite values first"
         )
     return array
 
