@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	# torchvision comes from PyPI, where it is built against CUDA torch: beside the CPU torch it
 	# does not import, and the U-Net++/PSPNet tests (segmentation-models-pytorch) skip.
 	$(BIN)/python -m pip install torch==2.13.0 torchvision==0.28.0
-	$(BIN)/python -m pip install -e ".[test]"
+	$(BIN)/python -m pip install -e ".[all,test]"
 	touch $(STAMP)
 
 setup: $(STAMP)

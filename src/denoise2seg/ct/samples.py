@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..extras import import_ct
 from .volumes import CTVolume, read_dicom_series
 
 CHEST = "CT_small.dcm"
@@ -14,7 +15,7 @@ def chest_ct_slice() -> CTVolume:
     It shows the spine, aorta and the top of both lungs; it ships inside pydicom, so it
     needs no download.
     """
-    from pydicom.data import get_testdata_file
+    get_testdata_file = import_ct("pydicom.data", "The CT sample").get_testdata_file
 
     path = get_testdata_file(CHEST)
     if path is None:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..extras import import_ct
+
 
 @dataclass
 class CTVolume:
@@ -61,8 +63,8 @@ def read_volume(path: str | Path) -> CTVolume:
     name = path.name.lower()
     if name.endswith(".nii") or name.endswith(".nii.gz"):
         return read_nifti(path)
-    import pydicom
-    from pydicom.errors import InvalidDicomError
+    pydicom = import_ct("pydicom", "Reading DICOM")
+    InvalidDicomError = import_ct("pydicom.errors", "Reading DICOM").InvalidDicomError
 
     try:
         pydicom.dcmread(str(path), stop_before_pixels=True)
@@ -81,7 +83,7 @@ def read_nifti(path: str | Path) -> CTVolume:
     ``scl_slope``/``scl_inter`` are applied by nibabel, so a CT stored with a rescale
     comes back in HU. A 4D image with one volume is accepted.
     """
-    import nibabel as nib
+    nib = import_ct("nibabel", "NIfTI files")
 
     path = Path(path)
     try:
@@ -143,8 +145,8 @@ def read_dicom_series(source: str | Path | list) -> CTVolume:
     ``SliceThickness``, else 1 mm. Files that are not DICOM are skipped; a folder with
     several series is refused with the list of series so the user can pick one.
     """
-    import pydicom
-    from pydicom.errors import InvalidDicomError
+    pydicom = import_ct("pydicom", "Reading DICOM")
+    InvalidDicomError = import_ct("pydicom.errors", "Reading DICOM").InvalidDicomError
 
     files = _dicom_files(source)
     datasets = []
@@ -220,7 +222,7 @@ def write_labels_nifti(path: str | Path, labels, spacing=(1.0, 1.0, 1.0), affine
     of the image they belong to; without it a diagonal affine of ``spacing`` (z, y, x mm)
     is used. The file name should end in ``.nii`` or ``.nii.gz``.
     """
-    import nibabel as nib
+    nib = import_ct("nibabel", "NIfTI files")
 
     path = Path(path)
     if not (path.name.endswith(".nii") or path.name.endswith(".nii.gz")):
@@ -257,7 +259,7 @@ def write_labels_tiff(path: str | Path, labels, spacing=(1.0, 1.0, 1.0)) -> Path
 
 def write_volume_nifti(path: str | Path, volume: CTVolume) -> Path:
     """Write a :class:`CTVolume` as a float32 NIfTI image in HU (its affine, else a diagonal one of its spacing)."""
-    import nibabel as nib
+    nib = import_ct("nibabel", "NIfTI files")
 
     path = Path(path)
     if not (path.name.endswith(".nii") or path.name.endswith(".nii.gz")):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 from torch.nn import functional as F
-from monai.losses import FocalLoss
 
+from ..extras import import_ct
 from ..training.losses import soft_dice_loss
 from .config import FinetuneConfig
 
@@ -20,5 +20,6 @@ def segmentation_loss(logits: torch.Tensor, target: torch.Tensor, config: Finetu
     logits = logits.float()
     bce = F.binary_cross_entropy_with_logits(logits, target)
     # MONAI's sigmoid focal loss (Lin et al. 2017) wants a channel axis.
-    focal = FocalLoss(gamma=config.focal_gamma)(logits[:, None], target[:, None])
+    focal_loss = import_ct("monai.losses", "LADP's focal loss").FocalLoss
+    focal = focal_loss(gamma=config.focal_gamma)(logits[:, None], target[:, None])
     return config.bce_weight * bce + config.dice_weight * soft_dice_loss(logits, target) + config.focal_weight * focal

@@ -16,6 +16,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.ndimage import gaussian_filter, map_coordinates
 
+from ..extras import import_ct
 from .cases import LesionCase
 
 SPACING_MM = (2.0, 2.0, 2.0)
@@ -30,12 +31,9 @@ _CROP = (slice(None), slice(2, 114), slice(1, 97))
 @lru_cache(maxsize=1)
 def _template() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """T1, brain mask, WM and GM probability of MNI152 2009a at 2 mm, ``(Z, Y, X)`` float32."""
-    from nilearn.datasets import (
-        load_mni152_brain_mask,
-        load_mni152_gm_template,
-        load_mni152_template,
-        load_mni152_wm_template,
-    )
+    datasets = import_ct("nilearn.datasets", "The synthetic MRI lesion sample (MNI152 template)")
+    load_mni152_brain_mask, load_mni152_gm_template = datasets.load_mni152_brain_mask, datasets.load_mni152_gm_template
+    load_mni152_template, load_mni152_wm_template = datasets.load_mni152_template, datasets.load_mni152_wm_template
 
     def zyx(image) -> np.ndarray:
         # nibabel's (X, Y, Z) to napari's (Z, Y, X); flip Y so that anterior is up.

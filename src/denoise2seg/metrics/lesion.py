@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from monai.metrics import compute_average_surface_distance, compute_surface_dice
 
+from ..extras import import_ct
 from .overlap import dice_score
 
 # Lesion volume as a share of brain volume: the paper's bins (< 1 %, 1-5 %, > 5 %).
@@ -63,8 +63,9 @@ def mean_average_surface_distance(mask_true: np.ndarray, mask_test: np.ndarray, 
     sampling = _spacing(spacing, pred.ndim)
     p, t = _as_monai(pred), _as_monai(truth)
     with _quiet_monai():
-        to_truth = compute_average_surface_distance(p, t, include_background=True, spacing=sampling)
-        to_pred = compute_average_surface_distance(t, p, include_background=True, spacing=sampling)
+        distance = import_ct("monai.metrics", "The lesion surface distances").compute_average_surface_distance
+        to_truth = distance(p, t, include_background=True, spacing=sampling)
+        to_pred = distance(t, p, include_background=True, spacing=sampling)
     return float((to_truth + to_pred).item() / 2.0)
 
 
@@ -82,7 +83,7 @@ def normalized_surface_dice(
     if not pred.any() or not truth.any():
         return 0.0
     with _quiet_monai():
-        value = compute_surface_dice(
+        value = import_ct("monai.metrics", "The lesion surface distances").compute_surface_dice(
             _as_monai(pred), _as_monai(truth), [float(tolerance)], include_background=True, spacing=_spacing(spacing, pred.ndim)
         )
     return float(value.item())

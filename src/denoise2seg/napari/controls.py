@@ -9,6 +9,7 @@ from qtpy.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QFrame,
+    QLabel,
     QLayout,
     QLineEdit,
     QScrollArea,
@@ -164,3 +165,21 @@ def scrolling_layout(widget: QWidget) -> QVBoxLayout:
     outer.setContentsMargins(0, 0, 0, 0)
     outer.addWidget(scroll)
     return QVBoxLayout(body)
+
+
+def notice_missing_extra(layout: QVBoxLayout, message: str | None) -> QLabel | None:
+    """Show ``message`` (what to install, see :mod:`denoise2seg.extras`) atop a dock body's ``layout`` and disable the rest.
+
+    The settings stay readable; nothing can start that would fail on the missing
+    package. Returns the notice, or ``None`` (and changes nothing) when ``message`` is ``None``.
+    """
+    if message is None:
+        return None
+    body = layout.parentWidget()
+    for child in body.findChildren(QWidget):
+        child.setEnabled(False)
+    notice = QLabel(message)
+    notice.setWordWrap(True)
+    notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    layout.insertWidget(0, notice)
+    return notice

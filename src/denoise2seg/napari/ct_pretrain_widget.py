@@ -16,10 +16,11 @@ from qtpy.QtWidgets import QCheckBox, QComboBox, QLineEdit, QPushButton, QWidget
 
 from ..ct import CTLesionModel, CTPretrainConfig, train_ct
 from ..ct.workflow import SEGMENTATION_FOLDER
+from ..extras import ct_extra_message
 from ..nets.backbones import BACKBONES
 from ..validation import check_varies
 from .background import start_worker
-from .controls import Collapsible, device_combo, dock_layout, spin_box
+from .controls import Collapsible, device_combo, dock_layout, notice_missing_extra, spin_box
 from .layer_choice import LayerCombo, LayerList, show_result
 from .lesion_export import LesionExport
 from .output_folder import model_folder_ready
@@ -112,7 +113,9 @@ class CTPretrainWidget(QWidget):
             ("device", self.device_combo),
             ("model folder", self.model_dir_edit),
         ]
-        dock_layout(self, rows, [self.advanced, self.panel, self.segment_button, self.export_button])
+        body = dock_layout(self, rows, [self.advanced, self.panel, self.segment_button, self.export_button])
+        # Without the ct extra the widget opens and says what to install, instead of failing to load.
+        self.extra_notice = notice_missing_extra(body, ct_extra_message("CT denoise-pretraining in napari"))
 
         self.panel.train_button.clicked.connect(self.start_training)
         self.segment_button.clicked.connect(self.segment)

@@ -15,12 +15,13 @@ import numpy as np
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QCheckBox, QComboBox, QLineEdit, QPushButton, QWidget
 
+from ..extras import ct_extra_message
 from ..lesion.cases import LesionCase, brain_from_image
 from ..lesion.config import FinetuneConfig, PretrainConfig
 from ..lesion.model import LesionEnsemble
 from ..lesion.train import train_ensemble
 from .background import start_worker
-from .controls import Collapsible, device_combo, dock_layout, learning_rate_box, spin_box
+from .controls import Collapsible, device_combo, dock_layout, learning_rate_box, notice_missing_extra, spin_box
 from .layer_choice import LayerCombo, show_result
 from .lesion_export import LesionExport
 from .output_folder import model_folder_ready
@@ -92,7 +93,9 @@ class LADPWidget(QWidget):
             ("device", self.device_combo),
             ("model folder", self.model_dir_edit),
         ]
-        dock_layout(self, rows, [self.advanced, self.panel, self.segment_button, self.export_button])
+        body = dock_layout(self, rows, [self.advanced, self.panel, self.segment_button, self.export_button])
+        # Without the ct extra the widget opens and says what to install, instead of failing to load.
+        self.extra_notice = notice_missing_extra(body, ct_extra_message("LADP in napari"))
 
         self.panel.train_button.clicked.connect(self.start_training)
         self.segment_button.clicked.connect(self.segment)

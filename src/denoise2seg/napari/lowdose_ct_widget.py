@@ -26,8 +26,9 @@ from ..ct.lowdose import (
     train_pseudo_ct,
 )
 from ..ct.lowdose.config import NOISE_SOURCES, SCHEMES
+from ..extras import ct_extra_message
 from .background import start_worker
-from .controls import Collapsible, add_rows, device_combo, dock_layout, spin_box
+from .controls import add_rows, Collapsible, device_combo, dock_layout, notice_missing_extra, spin_box
 from .layer_choice import LayerCombo, frame_index, show_result
 from .output_folder import model_folder_ready
 from .training_panel import TrainingPanel
@@ -117,7 +118,9 @@ class LowDoseCTWidget(QWidget):
             ("batch size", self.adapt_batch_spin),
             self.adapt_panel,
         ])
-        dock_layout(self, [("device", self.device_combo)], [train_box, adapt_box])
+        body = dock_layout(self, [("device", self.device_combo)], [train_box, adapt_box])
+        # Without the ct extra the widget opens and says what to install, instead of failing to load.
+        self.extra_notice = notice_missing_extra(body, ct_extra_message("Pseudo-CT in napari"))
 
         self.add_pair_button.clicked.connect(self.add_layer_subject)
         self.add_folder_button.clicked.connect(self._choose_folder)

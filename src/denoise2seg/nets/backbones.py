@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from ..extras import MissingExtraError, import_ct
 from .unet import UNet, UNetSpec
 
 BACKBONES = ("unet", "unetplusplus", "pspnet")
@@ -111,7 +112,9 @@ class UNetBackbone(Backbone):
 
 def _import_smp():
     try:
-        import segmentation_models_pytorch as smp
+        smp = import_ct("segmentation_models_pytorch", "U-Net++ and PSPNet")
+    except MissingExtraError:
+        raise
     except Exception as err:  # a torchvision built for another torch raises RuntimeError, not ImportError
         raise RuntimeError(
             "U-Net++ and PSPNet come from segmentation-models-pytorch, which could not be imported "

@@ -28,6 +28,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.transform import rescale
 
+from ...extras import import_ct
 from .simulation import HU_AIR, DoseSimulation, simulate_pair
 
 #: Bundled scans: name -> (pydicom test file, description).
@@ -73,8 +74,8 @@ def read_bundled_scan(name: str) -> CTSlice:
     """Read one of :data:`BUNDLED_SCANS` from pydicom's installed test files, in HU."""
     if name not in BUNDLED_SCANS:
         raise ValueError(f"unknown bundled scan {name!r}; choose one of {sorted(BUNDLED_SCANS)}")
-    import pydicom
-    from pydicom.data import get_testdata_file
+    pydicom = import_ct("pydicom", "The bundled CT scans")
+    get_testdata_file = import_ct("pydicom.data", "The bundled CT scans").get_testdata_file
 
     filename, description = BUNDLED_SCANS[name]
     path = get_testdata_file(filename, download=False)
