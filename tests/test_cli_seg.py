@@ -135,3 +135,21 @@ def test_a_3d_model_trains_on_a_volume_with_the_files_voxel_size_and_segments_vo
     # The nuclei are counted once each, as volumes, not once per slice.
     assert row.split("|")[2].strip() == str(len(np.unique(mask)) - 1) == str(scores.n_true)
     assert f"| {scores.ap_50:.4f} |" in row
+
+
+def test_a_two_channel_file_trains_a_two_channel_model_whose_labels_have_no_channel_axis(tmp_path, capsys):
+    noisy, _, labels = synthetic_nuclei((64, 64), n_objects=6, noise_sigma=20, seed=4)
+    tifffile.imwrite(tmp_path / "two.tif", np.stack([noisy, noisy * 40 + 1000]).astype(np.float32))
+    tifffile.imwrite(tmp_path / "mask.tif", labels)
+    tiny = ["--epochs", "1", "--steps", "2", "--batch-size", "2", "--patch-size", "32", "--depth", "1", "--n-filters", "4"]
+    assert main(["seg", "train", str(tmp_path / "two.tif"), "--labels", str(tmp_path / "mask.tif"),
+                 "--out", str(tmp_path / "model"), "--device", "cpu", "--seed", "0", *tiny]) == 0
+    assert "axes CYX (guessed" in capsys.readouterr().out
+    assert SegmentationModel.load(tmp_path / "model", device="cpu").config.channels == 2
+    assert main(["seg", "predict", str(tmp_path / "model"), str(tmp_path / "two.tif"), "--out", str(tmp_path / "out"),
+                 "--device", "cpu"]) == 0
+    assert tifffile.imread(tmp_path / "out" / "two_labels.tif").shape == (64, 64)
+    tifffile.imwrite(tmp_path / "grey.tif", noisy)
+    assert main(["seg", "predict", str(tmp_path / "model"), str(tmp_path / "grey.tif"), "--out", str(tmp_path / "out"),
+                 "--device", "cpu"]) == 2
+    assert "has 1 channel, but the model takes 2" in capsys.readouterr().err

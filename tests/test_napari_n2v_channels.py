@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from denoise2seg.n2v import N2VModel
-from denoise2seg.napari.n2v_widget import DENOISED_LAYER
+from denoise2seg.napari.n2v_widget import DENOISED_LAYER, channel_layer_name
 
 pytestmark = pytest.mark.gui
 N2V = "Train denoiser (N2V)"
@@ -41,13 +41,19 @@ def test_a_two_channel_layer_trains_a_two_channel_model(make_napari_viewer, open
     assert not error_messages()
     model = N2VModel.load(widget.model_folder, device="cpu")
     assert model.channels == 2 and model.net.spec.out_channels == 2
-    denoised = viewer.layers[DENOISED_LAYER]
-    assert denoised.data.shape == image.shape
-    assert tuple(denoised.scale) == pytest.approx(tuple(layer.scale))
+    # One layer per channel, each with its own contrast: the 0-255 channel is not drawn black beside the 0-60000 one.
+    channels = [viewer.layers[channel_layer_name(c)] for c in range(2)]
+    assert DENOISED_LAYER not in viewer.layers
     expected = N2VModel.load(widget.model_folder, device="cpu", which="last").predict(image, axes="CYX")
-    np.testing.assert_allclose(denoised.data, expected, rtol=1e-4, atol=1e-1)
-    for channel, given in zip(denoised.data, image):
-        assert 0.5 < channel.mean() / given.mean() < 2
+    for channel, given, wanted in zip(channels, image, expected):
+        assert channel.data.shape == given.shape and tuple(channel.scale) == pytest.approx(tuple(layer.scale[1:]))
+        np.testing.assert_allclose(channel.data, wanted, rtol=1e-4, atol=1e-1)
+        assert 0.5 < channel.data.mean() / given.mean() < 2
+        low, high = channel.contrast_limits
+        assert low < np.median(channel.data) < high and high < 2 * given.max()
+    assert channels[0].blending == channels[1].blending == "additive"
+    listed = [widget.image_list.item(i).text() for i in range(widget.image_list.count())]
+    assert listed == ["cells"], "the channel layers are results, not offered as images to train on"
 
     # a one-channel layer does not fit the two-channel model: the load says so
     viewer.add_image(image[0], name="grey")
@@ -123,8 +129,9 @@ def test_the_preview_of_a_tcyx_layer_shows_all_channels_of_the_frame_under_the_s
     widget.panel.train_button.click()
     qtbot.waitUntil(lambda: not widget.panel.running, timeout=60_000)
 
-    denoised = viewer.layers[DENOISED_LAYER]
-    assert denoised.data.shape == (1, 2, 48, 40)
-    assert tuple(denoised.translate) == pytest.approx((6.0, 0.0, 0.0, 0.0))
     expected = N2VModel.load(widget.model_folder, device="cpu", which="last").predict(frames[2], axes="CYX")
-    np.testing.assert_allclose(denoised.data[0], expected, rtol=1e-4, atol=1e-1)
+    for c in range(2):
+        denoised = viewer.layers[channel_layer_name(c)]
+        assert denoised.data.shape == (1, 48, 40)
+        assert tuple(denoised.translate) == pytest.approx((6.0, 0.0, 0.0)) and tuple(denoised.scale) == pytest.approx((3.0, 0.5, 0.5))
+        np.testing.assert_allclose(denoised.data[0], expected[c], rtol=1e-4, atol=1e-1)

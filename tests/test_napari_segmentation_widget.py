@@ -164,14 +164,34 @@ def test_a_window_drawn_on_part_of_a_stack_annotates_those_pixels():
         window_on_image(outside, image)
 
 
-def test_a_two_channel_layer_is_refused_not_trained_as_two_frames(painted, qtbot, error_messages):
+def test_a_two_channel_layer_trains_a_two_channel_segmenter_not_two_frames(painted, qtbot):
     noisy = painted.layers["noisy"].data
-    painted.add_image(np.stack([noisy, noisy[::-1]]), name="two channels")
-    painted.add_labels(np.zeros((2, *noisy.shape), np.int32), name="stack labels")
+    painted.add_image(np.stack([noisy, noisy * 40 + 1000]), name="two channels")
+    # napari makes a Labels layer on a 2-channel image with the channel axis; paint on one channel's plane.
+    labels = painted.add_labels(np.zeros((2, *noisy.shape), np.int32), name="channel labels")
+    labels.data[1, :64, :64] = painted.layers["my labels"].data[:64, :64]
     widget = make_widget(painted)
     widget.image_list.select("two channels")
     assert widget.axes_edit.text() == "CYX"
-    widget.labels_combo.setCurrentText("stack labels")
+    widget.labels_combo.setCurrentText("channel labels")
     widget.panel.train_button.click()
-    assert not widget.panel.running
-    assert any("'two channels' of shape (2, 128, 128) read as axes 'CYX' has channels" in m and "TYX" in m for m in error_messages())
+    qtbot.waitUntil(lambda: finished(widget), timeout=60_000)
+    assert widget.panel.runner.error is None
+    model = SegmentationModel.load(widget.model_folder, device="cpu")
+    assert model.config.channels == 2 and model.net.spec.in_channels == 2
+    live = painted.layers[SEGMENTATION_LAYER]
+    assert live.data.shape == noisy.shape and live.data.max() > 0
+
+
+def test_an_rgb_layer_trains_a_three_channel_segmenter(painted, qtbot):
+    noisy = painted.layers["noisy"].data
+    scaled = (noisy - noisy.min()) / (noisy.max() - noisy.min()) * 255
+    painted.add_image(np.stack([scaled, scaled, 255 - scaled], axis=-1).astype(np.uint8), name="photo", rgb=True)
+    widget = make_widget(painted)
+    widget.image_list.select("photo")
+    assert widget.axes_edit.text() == "YXC"
+    widget.panel.train_button.click()
+    qtbot.waitUntil(lambda: finished(widget), timeout=60_000)
+    assert widget.panel.runner.error is None
+    assert SegmentationModel.load(widget.model_folder, device="cpu").config.channels == 3
+    assert painted.layers[SEGMENTATION_LAYER].data.shape == noisy.shape

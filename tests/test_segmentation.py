@@ -108,7 +108,7 @@ def test_stopped_training_keeps_thresholds_tuned_on_the_validation_data(tmp_path
 
     model = SegmentationModel.load(folder, device="cpu")
     val_frames = collect_annotated_frames(images[2:], labels[2:], margin=config.annotation_margin, patch_shape=(1, 1))
-    outputs = [model.raw_output(model.network_input(f.frame)[f.crop].astype(np.float32)) for f in val_frames]
+    outputs = [model.raw_output(model.network_input(f.frame)[(Ellipsis, *f.crop)].astype(np.float32)) for f in val_frames]
     truth = ([f.labels for f in val_frames], [f.valid for f in val_frames])
     if method == "stardist":
         tuned = optimise_stardist_thresholds(outputs, *truth)

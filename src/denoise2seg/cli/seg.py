@@ -26,8 +26,9 @@ from .seg_inputs import check_pairs, read_frames, read_masks
 
 _DEFAULTS = SegmentationConfig()
 SEG_AXES_HELP = (
-    "axes of the images, YX or a stack of frames TYX (3D models: ZYX or TZYX; one for all files, or one per file "
-    "separated by commas); default: guessed per file and printed. Files with channels (CYX, YXC) are refused"
+    "axes of the images, YX or a stack of frames TYX (3D models: ZYX or TZYX), with C for channels (CYX, TCYX, RGB "
+    "YXC: the network's input channels); one for all files, or one per file separated by commas; default: guessed "
+    "per file and printed"
 )
 
 
@@ -43,7 +44,10 @@ def _train(args: argparse.Namespace) -> int:
     inputs = [*args.images, *args.labels, *([args.n2v] if args.n2v is not None else [])]
     out = training_folder(args, _RUN_SETTINGS, inputs=inputs)
     config = _config(args)
-    images = read_frames(args.images, args.axes, for_training=True, ndim=config.ndim)
+    images, channels = read_frames(
+        args.images, args.axes, for_training=True, ndim=config.ndim, channels=config.channels if args.resume else None
+    )
+    config = replace(config, channels=channels)
     masks = read_masks(args.labels)
     saved_before = saved_model_time(out)
     events = train_segmentation(
@@ -104,7 +108,7 @@ def _predict(args: argparse.Namespace) -> int:
     targets = unique_output_paths(args.images, args.out, suffix="_labels")
     check_output_files(targets, overwrite=args.overwrite, inputs=[args.model, *args.images])
     model = SegmentationModel.load(args.model, device=args.device)
-    images = read_frames(args.images, args.axes, ndim=model.ndim)
+    images, _ = read_frames(args.images, args.axes, ndim=model.ndim, channels=model.channels)
     args.out.mkdir(parents=True, exist_ok=True)
     tile_shape = "auto" if args.tile is None else ((args.tile,) * model.ndim if args.tile else None)
     for path, image, target in zip(args.images, images, targets):
@@ -132,10 +136,11 @@ def _evaluate(args: argparse.Namespace) -> int:
         check_output_files([args.json], overwrite=args.overwrite, inputs=[args.model, *args.images, *args.labels])
     masks = [_ground_truth(path, mask) for path, mask in zip(args.labels, read_tiffs(args.labels))]
     model = SegmentationModel.load(args.model, device=args.device)
-    images = read_frames(args.images, args.axes, ndim=model.ndim)
+    images, _ = read_frames(args.images, args.axes, ndim=model.ndim, channels=model.channels)
     for path, image, mask in zip(args.images, images, masks):
-        if mask.shape != image.shape:
-            raise ValueError(f"label mask for {path} has shape {mask.shape}, the image {image.shape}")
+        spatial = image.shape if model.channels == 1 else image.shape[: image.ndim - model.config.frame_ndim] + image.shape[-model.ndim :]
+        if mask.shape != spatial:
+            raise ValueError(f"label mask for {path} has shape {mask.shape}, the image {image.shape} (labels: {spatial})")
     # A stack is a set of frames scored frame by frame; a 3D model's frames are volumes, matched in 3D.
     predictions = [model.predict(image) for image in images]
     table = score_images(masks, predictions, names=[str(p) for p in args.images], ndim=model.ndim)

@@ -29,7 +29,9 @@ def _compare(args: argparse.Namespace) -> int:
     )
     if args.overwrite:
         _remove_earlier_results(out)
-    images = read_frames(args.images, args.axes, for_training=True)
+    images, _ = read_frames(
+        args.images, args.axes, for_training=True, single_channel="the scheme comparison takes single-channel images"
+    )
     masks = read_masks(args.labels)
     budget = BUDGETS[args.budget]
     print(f"comparing the schemes with the {budget.name} budget: {budget.expected}")

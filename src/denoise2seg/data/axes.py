@@ -121,41 +121,53 @@ def check_axes(axes: str, shape: Sequence[int], *, name: str = "image", spatial_
 
 
 def check_frames_axes(
-    axes: str, shape: Sequence[int], *, name: str = "image", choose: str = "give the axes TYX", spatial_ndim: int = 2
+    axes: str,
+    shape: Sequence[int],
+    *,
+    name: str = "image",
+    choose: str = "give the axes TYX",
+    spatial_ndim: int = 2,
+    channels: bool = False,
+    single_channel: str = "the scheme comparison takes single-channel images",
 ) -> str:
     """Check that checked ``axes`` of an image of ``shape`` are those of one frame or a stack of frames, for the segmenters.
 
-    The segmenters take single-channel frames: for a 2D model ``YX`` or one sample axis
-    besides ``Y, X`` (``TYX``, ``ZYX``, ``SYX``: 2D frames), for a 3D model ``ZYX`` or one
-    sample axis besides them (``TZYX``: volumes). Axes with channels raise
-    ``ValueError`` naming ``name``, its shape and axes, saying ``choose`` (how to say that
-    the axis holds frames where the caller is: ``--axes TYX``, the "Axes" field), so that
-    a 2-channel image is never segmented as two frames; so do axes with more than one
-    sample axis. Returns ``axes``.
+    A frame is 2D (``YX``) for a 2D model and a volume (``ZYX``) for a 3D one, with one
+    sample axis besides at most (``TYX``, ``ZYX`` and ``SYX`` are 2D frames; ``TZYX``
+    volumes). With ``channels`` a ``C`` axis is allowed too (``CYX``, ``YXC``, ``TCYX``:
+    the segmenter's input channels); without, axes with channels raise ``ValueError``
+    naming ``name``, its shape and axes, why (``single_channel``: what takes one channel
+    only) and ``choose`` (how to say that the axis holds frames where the caller is:
+    ``--axes TYX``, the "Axes" field), so that a 2-channel image is never segmented as
+    two frames. More than one sample axis is refused too.
+    Returns ``axes``.
     """
-    if "C" in axes:
+    if "C" in axes and not channels:
         raise ValueError(
-            f"{name} of shape {tuple(shape)} read as axes {axes!r} has channels, and segmentation takes single-channel "
-            f"images; {choose} if that axis holds frames, or segment one channel on its own"
+            f"{name} of shape {tuple(shape)} read as axes {axes!r} has channels, and {single_channel}; "
+            f"{choose} if that axis holds frames, or use one channel on its own"
         )
-    if len(axes) > spatial_ndim + 1:
+    if len(axes) > spatial_ndim + 1 + ("C" in axes):
         spatial = spatial_letters(spatial_ndim)
         kind = "2D image (YX) or a stack of 2D frames (TYX)" if spatial_ndim == 2 else "volume (ZYX) or a stack of volumes (TZYX)"
         raise ValueError(
-            f"{name} of shape {tuple(shape)} with axes {axes!r}: a {spatial_ndim}D segmentation takes a {kind}, "
-            f"one axis besides {spatial} at most"
+            f"{name} of shape {tuple(shape)} with axes {axes!r}: a {spatial_ndim}D segmentation takes a {kind}"
+            f"{', with channels C' if channels else ''}, one axis besides {spatial}{' and C' if channels else ''} at most"
         )
     return axes
 
 
 def as_frames(image: np.ndarray, axes: str, *, spatial_ndim: int = 2) -> np.ndarray:
-    """``image`` with checked frames ``axes`` (:func:`check_frames_axes`) as one frame ``(*spatial)`` or a stack ``(T, *spatial)``.
+    """``image`` with checked frames ``axes`` (:func:`check_frames_axes`) as one frame or a stack ``(T, ...)`` of frames.
 
-    Spatial axes come last in the model's order (``Y, X`` or ``Z, Y, X``) whatever their
-    order in ``axes``; the sample axis, if any, comes first.
+    A frame is ``(*spatial)``, or ``(C, *spatial)`` when ``axes`` hold ``C``; spatial axes
+    come in the model's order (``Y, X`` or ``Z, Y, X``) whatever their order in ``axes``,
+    the sample axis, if any, first.
     """
-    samples = to_samples(image, axes, spatial_ndim=spatial_ndim)[:, 0]
-    return samples if len(axes) > spatial_ndim else samples[0]
+    samples = to_samples(image, axes, spatial_ndim=spatial_ndim)
+    if "C" not in axes:
+        samples = samples[:, 0]
+    return samples if _sample_letters(axes, spatial_ndim) else samples[0]
 
 
 def parse_axes_list(text: str, count: int) -> list[str]:

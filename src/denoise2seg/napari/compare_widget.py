@@ -132,9 +132,12 @@ class CompareWidget(QWidget):
         """Check the choice, then run the comparison in a worker thread (Compare button)."""
         try:
             layers = self.image_list.chosen()
-            images = frames_of_layers(layers, self.axes_edit.axes(layers), for_training=True)
+            axes = self.axes_edit.axes(layers)
+            images = frames_of_layers(
+                layers, axes, for_training=True, single_channel="the scheme comparison takes single-channel images"
+            )
             labels_layer = chosen_annotations(self.viewer, self.labels_combo)
-            labels = annotations_of(labels_layer.data, labels_layer.name, images)
+            labels = annotations_of(labels_layer.data, labels_layer.name, layers, axes, spatial_ndim=2)
             methods = self.methods()
             if not methods:
                 raise ValueError("tick at least one method")

@@ -10,7 +10,7 @@ import numpy as np
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QAbstractItemView, QComboBox, QLineEdit, QListWidget, QListWidgetItem
 
-from ..data.axes import as_frames, check_axes, check_frames_axes, from_samples, guess_axes, parse_axes_list
+from ..data.axes import as_frames, channel_count, check_axes, check_frames_axes, from_samples, guess_axes, parse_axes_list
 from ..validation import check_varies
 
 NO_LAYER = "(none)"
@@ -21,6 +21,11 @@ PREVIEW_DEPTH = 32
 # Layer metadata key and value of a layer that came with the data as its ground truth.
 ROLE_KEY = "denoise2seg_role"
 GROUND_TRUTH = "ground truth"
+
+
+def excluded(name: str, exclude: tuple[str, ...]) -> bool:
+    """Whether a layer called ``name`` is one of ``exclude``, or a channel ``"<name> [k]"`` of one of them."""
+    return name in exclude or any(name.startswith(f"{other} [") for other in exclude)
 
 
 def is_ground_truth(layer) -> bool:
@@ -52,7 +57,7 @@ class LayerList(QListWidget):
         selected = set(self.selected_names())
         self.clear()
         for layer in self.viewer.layers:
-            if isinstance(layer, self.layer_type) and layer.name not in self.exclude:
+            if isinstance(layer, self.layer_type) and not excluded(layer.name, self.exclude):
                 item = QListWidgetItem(layer.name)
                 self.addItem(item)
                 item.setSelected(layer.name in selected)
@@ -115,7 +120,9 @@ class LayerCombo(QComboBox):
 
     def names(self) -> list[str]:
         """The names of the layers this box offers."""
-        return [layer.name for layer in self.viewer.layers if isinstance(layer, self.layer_type) and layer.name not in self.exclude]
+        return [
+            layer.name for layer in self.viewer.layers if isinstance(layer, self.layer_type) and not excluded(layer.name, self.exclude)
+        ]
 
     def _default(self, names: list[str]) -> str:
         taken = self.distinct_from.currentText() if self.distinct_from is not None else None
@@ -231,20 +238,40 @@ def spatial_ndim_of(axes: list[str]) -> int:
     return 3 if with_z == {True} else 2
 
 
-def frames_of_layers(layers: list, axes: list[str], *, for_training: bool = False, spatial_ndim: int = 2) -> list[np.ndarray]:
+def frames_of_layers(
+    layers: list,
+    axes: list[str],
+    *,
+    for_training: bool = False,
+    spatial_ndim: int = 2,
+    channels: int | None = 1,
+    single_channel: str = "segmentation with this model takes single-channel images",
+) -> list[np.ndarray]:
     """Image layers read with ``axes`` as frames or stacks of frames, for the segmenters.
 
     Frames are 2D images (``YX``, stacks ``TYX``) or, for a 3D model (``spatial_ndim``
-    3), volumes (``ZYX``, stacks ``TZYX``), returned in that axis order. Axes with
-    channels (``CYX``, ``YXC``) are refused naming the layer, its shape and that ``TYX``
-    in "Axes" reads the axis as frames (:func:`~denoise2seg.data.axes.check_frames_axes`),
+    3), volumes (``ZYX``, stacks ``TZYX``), channels first when the axes hold ``C``
+    (``CYX``, RGB ``YXC``), returned in that axis order. ``channels`` is the channel
+    count needed (``None``: any, the same for every layer). With 1, axes with channels
+    are refused naming the layer, its shape, ``single_channel`` and that ``TYX`` in
+    "Axes" reads the axis as frames (:func:`~denoise2seg.data.axes.check_frames_axes`),
     so channels are never segmented as frames. ``for_training`` as in :func:`images_of`.
     """
     arrays = images_of(layers, for_training=for_training, axes=axes)
-    frames = []
+    frames, counts = [], []
     for layer, array, layer_axes in zip(layers, arrays, axes):
+        name = f"layer {layer.name!r}"
         choose = 'write TYX in "Axes"' if spatial_ndim == 2 else 'write TZYX in "Axes"'
-        check_frames_axes(layer_axes, array.shape, name=f"layer {layer.name!r}", choose=choose, spatial_ndim=spatial_ndim)
+        check_frames_axes(
+            layer_axes, array.shape, name=name, choose=choose, spatial_ndim=spatial_ndim, channels=channels != 1,
+            single_channel=single_channel,
+        )
+        count = channel_count(array.shape, layer_axes)
+        wanted = channels if channels is not None else (counts[0] if counts else count)
+        if count != wanted:
+            whose = "the model takes" if channels is not None else f"layer {layers[0].name!r} has"
+            raise ValueError(f"{name} with axes {layer_axes} has {count} channel(s), but {whose} {wanted}")
+        counts.append(count)
         frames.append(as_frames(array, layer_axes, spatial_ndim=spatial_ndim))
     return frames
 
@@ -268,13 +295,30 @@ class FrameWindow:
         return tuple(w.stop - w.start for w in self.window)
 
     def frame(self, data) -> np.ndarray:
-        """The window of ``data`` (an array of the layer's shape) as one frame, spatial axes in the model's order."""
+        """The window of ``data`` (an array of the layer's shape) as one frame, spatial axes in the model's order, channels first."""
         frames = as_frames(np.asarray(data[self.window]), self.axes, spatial_ndim=self.spatial_ndim)
-        return frames[0] if frames.ndim > self.spatial_ndim else frames
+        return frames[0] if frames.ndim > self.spatial_ndim + ("C" in self.axes) else frames
 
-    def to_layer(self, frame: np.ndarray) -> np.ndarray:
-        """A result for :meth:`frame` (same shape) back in the layer's axes, of :attr:`shape`."""
-        return from_samples(np.asarray(frame)[None, None], self.axes, self.shape, spatial_ndim=self.spatial_ndim)
+    @property
+    def labels_axes(self) -> str:
+        """The axes of a label image of this window: the layer's without ``C``."""
+        return self.axes.replace("C", "")
+
+    @property
+    def labels_offset(self) -> tuple[int, ...]:
+        """:attr:`offset` without the channel axis: where labels of this window lie."""
+        return tuple(o for o, letter in zip(self.offset, self.axes) if letter != "C")
+
+    def labels_to_layer(self, labels: np.ndarray) -> np.ndarray:
+        """Labels of :meth:`frame`'s spatial shape back in the layer's axes without ``C`` (1 on the sample axis)."""
+        shape = tuple(n for n, letter in zip(self.shape, self.axes) if letter != "C")
+        return from_samples(np.asarray(labels)[None, None], self.labels_axes, shape, spatial_ndim=self.spatial_ndim)
+
+    def labels_frame(self, labels) -> np.ndarray:
+        """The window of a label image of the layer's shape without ``C`` (the image's annotations, its ground truth)."""
+        window = tuple(w for w, letter in zip(self.window, self.axes) if letter != "C")
+        frames = as_frames(np.asarray(labels[window]), self.labels_axes, spatial_ndim=self.spatial_ndim)
+        return frames[0] if frames.ndim > self.spatial_ndim else frames
 
 
 def frame_window(viewer: napari.Viewer, layer, axes: str, *, spatial_ndim: int = 2) -> FrameWindow:
@@ -387,18 +431,24 @@ def preview_window(
     return image[tuple(window)], tuple(offset[: layer.ndim])
 
 
-def placement(source, ndim: int, offset: tuple[int, ...] = ()) -> dict:
+def placement(source, ndim: int, offset: tuple[int, ...] = (), without_axis: int | None = None) -> dict:
     """``scale``, ``translate`` (and the scanner ``affine`` metadata) for a result of ``ndim`` axes drawn on ``source``.
 
     The result takes the scale of the source's last ``ndim`` axes and its translate,
     moved by ``offset`` pixels on the last ``len(offset)`` axes (a frame index, a crop's
     origin), so that it lies exactly on the pixels it was computed from.
+    ``without_axis`` is an axis of the source the result lacks (one channel of a
+    ``TCYX`` layer is ``TYX``): the other axes keep their own scale.
     """
+    source_scale = np.asarray(source.scale, dtype=float)
+    source_translate = np.asarray(source.translate, dtype=float)
+    if without_axis is not None:
+        source_scale, source_translate = np.delete(source_scale, without_axis), np.delete(source_translate, without_axis)
     scale = np.ones(ndim)
     translate = np.zeros(ndim)
-    common = min(ndim, source.ndim)
-    scale[ndim - common :] = np.asarray(source.scale)[source.ndim - common :]
-    translate[ndim - common :] = np.asarray(source.translate)[source.ndim - common :]
+    common = min(ndim, source_scale.size)
+    scale[ndim - common :] = source_scale[source_scale.size - common :]
+    translate[ndim - common :] = source_translate[source_translate.size - common :]
     if offset:
         translate[ndim - len(offset) :] += np.asarray(offset, dtype=float) * scale[ndim - len(offset) :]
     extra = {"metadata": {"affine": source.metadata["affine"]}} if "affine" in source.metadata else {}
@@ -413,19 +463,20 @@ def show_result(
     *,
     source=None,
     offset: tuple[int, ...] = (),
+    without_axis: int | None = None,
     **kwargs,
 ):
     """Put ``data`` into the layer called ``name`` (replaced when its shape or type changes), or add it; return the layer.
 
     With ``source`` (the layer the result was computed from) the result is drawn on it:
-    same scale and translate, moved by ``offset`` pixels (see :func:`placement`). A 2D
-    result of one frame of a stack is given as ``data[None]`` with the frame index as the
-    first ``offset``, so that it shows on that frame only. With ``rgb=True`` the last axis
-    of ``data`` holds colours.
+    same scale and translate, moved by ``offset`` pixels (see :func:`placement`, also for
+    ``without_axis``). A 2D result of one frame of a stack is given as ``data[None]`` with
+    the frame index as the first ``offset``, so that it shows on that frame only. With
+    ``rgb=True`` the last axis of ``data`` holds colours.
     """
     if source is not None:
         # An RGB layer's colour axis is not one of the layer's axes.
-        kwargs = {**placement(source, data.ndim - bool(kwargs.get("rgb")), offset), **kwargs}
+        kwargs = {**placement(source, data.ndim - bool(kwargs.get("rgb")), offset, without_axis), **kwargs}
     wanted = napari.layers.Labels if layer_type == "labels" else napari.layers.Image
     if name in viewer.layers:
         layer = viewer.layers[name]
@@ -445,16 +496,17 @@ def show_result(
     return viewer.add_image(data, name=name, **{"contrast_limits": display_range(data), **kwargs})
 
 
-def window_on_image(window_layer, source) -> np.ndarray:
+def window_on_image(window_layer, source, shape: tuple[int, ...] | None = None) -> np.ndarray:
     """The Labels layer ``window_layer`` (a result drawn on part of ``source``, see :func:`show_result`) as labels of ``source``'s shape.
 
     The window is put where it is drawn (its translate against ``source``'s, in pixels)
-    into zeros of the shape of ``source.data``, so that objects painted or corrected in
-    it annotate those pixels of the image. Raises ``ValueError`` naming both layers when
-    the window is not drawn on whole pixels of ``source`` inside it.
+    into zeros of ``shape`` (default: that of ``source.data``; the shape without the
+    channel axis for labels of a multi-channel image), so that objects painted or
+    corrected in it annotate those pixels of the image. Raises ``ValueError`` naming both
+    layers when the window is not drawn on whole pixels of ``source`` inside it.
     """
     window = np.asarray(window_layer.data)
-    shape = tuple(np.shape(source.data))
+    shape = tuple(np.shape(source.data)) if shape is None else tuple(shape)
     scale = np.asarray(source.scale, dtype=float)[-window.ndim :]
     position = (np.asarray(window_layer.translate, dtype=float) - np.asarray(source.translate, dtype=float)[-window.ndim :]) / scale
     offset = np.round(position).astype(int)

@@ -9,6 +9,7 @@ from dataclasses import fields
 from pathlib import Path
 
 import napari
+import numpy as np
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QCheckBox, QFileDialog, QHBoxLayout, QPushButton, QWidget
 
@@ -23,6 +24,13 @@ from .layer_choice import AxesField, LayerList, images_of, preview_window, show_
 from .training_panel import TrainingPanel
 
 DENOISED_LAYER = "denoised"
+# Colours of the channel layers of a multi-channel result (napari's own for channel_axis).
+CHANNEL_COLORMAPS = ("magenta", "green", "cyan", "yellow")
+
+
+def channel_layer_name(channel: int) -> str:
+    """The layer of channel ``channel`` of a multi-channel denoised result."""
+    return f"{DENOISED_LAYER} [{channel}]"
 _DEFAULTS = {f.name: f.default for f in fields(N2VConfig)}
 
 # The N2V model folder last trained or loaded in each viewer, offered to the segmentation widget.
@@ -182,7 +190,7 @@ class N2VWidget(QWidget):
         more_epochs = self.epochs_spin.value() if resume is not None else None
         folder = Path(tempfile.mkdtemp(prefix="n2v-model-"))
         preview, offset = preview_window(self.viewer, layers[0], images[0], axes[0], spatial_ndim=ndim)
-        self._preview_at = (layers[0], offset)
+        self._preview_at = (layers[0], offset, axes[0])
         device = self.device_combo.currentText()
         preview_every = self.preview_spin.value()
         names = [f"layer {layer.name!r}" for layer in layers]
@@ -209,9 +217,26 @@ class N2VWidget(QWidget):
             self._set_model_folder(self._training_folder)
 
     def _show_denoised(self, denoised) -> None:
-        source, offset = self._preview_at
-        display = {"rgb": True} if getattr(source, "rgb", False) else {"colormap": "gray"}
-        show_result(self.viewer, DENOISED_LAYER, denoised, source=source, offset=offset, **display)
+        """Show a denoised preview: one ``denoised`` layer (RGB as RGB), or one layer per channel with its own contrast.
+
+        Channels of different brightness in one layer would share one contrast range, so a
+        dim channel would look black; as napari's ``channel_axis`` does, each channel gets
+        its own layer (``denoised [0]``, ``denoised [1]``...), colour and contrast, blended
+        additively.
+        """
+        source, offset, axes = self._preview_at
+        if getattr(source, "rgb", False) or "C" not in axes or denoised.shape[axes.index("C")] == 1:
+            display = {"rgb": True} if getattr(source, "rgb", False) else {"colormap": "gray"}
+            show_result(self.viewer, DENOISED_LAYER, denoised, source=source, offset=offset, **display)
+            return
+        axis = axes.index("C")
+        spatial_offset = offset[:axis] + offset[axis + 1 :]
+        for channel in range(denoised.shape[axis]):
+            show_result(
+                self.viewer, channel_layer_name(channel), np.take(denoised, channel, axis=axis), source=source,
+                offset=spatial_offset, without_axis=axis, colormap=CHANNEL_COLORMAPS[channel % len(CHANNEL_COLORMAPS)],
+                blending="additive",
+            )
 
     def _on_finished(self) -> None:
         if self._training_folder is not None and (self._training_folder / "config.json").is_file():
@@ -250,7 +275,7 @@ class N2VWidget(QWidget):
         name = f"layer {layers[0].name!r}"
         image, axes = model.check_input(images_of(layers[:1], axes=[axes])[0], axes, name=name)
         crop, offset = preview_window(self.viewer, layers[0], image, axes, spatial_ndim=model.config.ndim)
-        self._preview_at = (layers[0], offset)
+        self._preview_at = (layers[0], offset, axes)
         start_worker(
             lambda: model.predict(crop, axes=axes, name=name),
             on_returned=self._show_denoised,

@@ -55,15 +55,17 @@ def _predict_frames(
 ):
     """Yield ``(image index, frame index or None, result)`` for every prediction, so the GUI can show progress.
 
-    Without ``axes`` each frame of an image (``frame_ndim`` axes: a 2D image, or a volume
-    for a 3D segmentation model; a stack of them with one more axis first) is one
-    prediction, and scores match objects in ``frame_ndim`` dimensions. With ``axes`` (an N2V model's input, one string per image) an image
-    whose first axis is one of ``sample_axes`` (the model's samples: ``STZ`` for a 2D
-    model, ``ST`` for a 3D one) is predicted frame by frame, any other (``CYX``, ``ZYX``
-    for a 3D model...) whole; the frame index is ``None`` for a whole image. ``truths``
-    holds a ground-truth label array of the image's shape, or ``None``, per image.
-    Returns ``{image index: InstanceScores}`` of each image's labels against its ground
-    truth, scored here in the worker because matching thousands of objects takes seconds.
+    Without ``axes`` (a segmentation model's input) each frame of an image (``frame_ndim``
+    axes: a 2D image or a volume, channels first for a multi-channel model; a stack of
+    frames has one more axis first) is one prediction, and scores match objects in the
+    model's spatial dimensions. With ``axes`` (an N2V model's input, one string per
+    image) an image whose first axis is one of ``sample_axes`` (the model's samples:
+    ``STZ`` for a 2D model, ``ST`` for a 3D one) is predicted frame by frame, any other
+    (``CYX``, ``ZYX`` for a 3D model...) whole; the frame index is ``None`` for a whole
+    image. ``truths`` holds a ground-truth label array of the result's shape, or
+    ``None``, per image. Returns ``{image index: InstanceScores}`` of each image's labels
+    against its ground truth, scored here in the worker because matching thousands of
+    objects takes seconds.
     """
     scores = {}
     for i, (image, truth) in enumerate(zip(images, truths)):
@@ -77,27 +79,32 @@ def _predict_frames(
                 predicted_frames.append(predicted)
             yield i, t if stacked else None, predicted
         if truth is not None:
-            scores[i] = score_image(truth, np.stack(predicted_frames).reshape(image.shape), ndim=frame_ndim)
+            scores[i] = score_image(truth, np.stack(predicted_frames).reshape(truth.shape), ndim=model.ndim)
     return scores
 
 
-def ground_truth_for(truth_layer, layers: list, result_names: list[str]) -> tuple[list[np.ndarray | None], dict[int, str]]:
+def ground_truth_for(
+    truth_layer, layers: list, result_names: list[str], result_shapes: list[tuple[int, ...]] | None = None
+) -> tuple[list[np.ndarray | None], dict[int, str]]:
     """The ground truth to score each layer's result against, and why a result is not scored.
 
     Returns the ground-truth array for each of ``layers`` (``None`` when not scored) and
-    ``{layer index: reason}`` for a ground truth of another shape than the layer, or one
-    that is the layer the result will be written to (``result_names``).
+    ``{layer index: reason}`` for a ground truth of another shape than the result
+    (``result_shapes``, default the layers' shapes: a multi-channel layer's labels have
+    no channel axis), or one that is the layer the result will be written to
+    (``result_names``).
     """
     if truth_layer is None:
         return [None] * len(layers), {}
     truth = np.asarray(truth_layer.data)
     truths, refused = [], {}
-    for i, (layer, name) in enumerate(zip(layers, result_names)):
+    shapes = result_shapes if result_shapes is not None else [tuple(layer.data.shape) for layer in layers]
+    for i, (layer, name, shape) in enumerate(zip(layers, result_names, shapes)):
         if truth_layer.name == name:
             refused[i] = f"the ground truth {name!r} is the layer this result replaces; choose the layer with the true objects"
-        elif truth.shape != layer.data.shape:
+        elif truth.shape != tuple(shape):
             refused[i] = (
-                f"the ground truth {truth_layer.name!r} has shape {truth.shape} but the result {tuple(layer.data.shape)}; "
+                f"the ground truth {truth_layer.name!r} has shape {truth.shape} but the result {tuple(shape)}; "
                 f"choose the ground truth of {layer.name!r}"
             )
         truths.append(None if i in refused else truth)
@@ -223,8 +230,8 @@ class PredictWidget(QWidget):
                 axes = [model.check_input(image, a, name=f"layer {layer.name!r}")[1] for image, a, layer in zip(images, axes, layers)]
                 sample_axes = "STZ" if model.config.ndim == 2 else "ST"
             else:
-                frame_ndim = model.ndim
-                images = frames_of_layers(layers, self.axes_edit.axes(layers), spatial_ndim=frame_ndim)
+                frame_ndim = model.config.frame_ndim
+                images = frames_of_layers(layers, self.axes_edit.axes(layers), spatial_ndim=model.ndim, channels=model.channels)
         except (ValueError, ModelFolderError) as err:
             show_error(f"Predict: {err}")
             return
@@ -233,10 +240,15 @@ class PredictWidget(QWidget):
         if model.config.ndim == 3:
             # A 512^3 tile would not fit in memory: 3D models take their default tiles.
             tile_shape = "auto" if tile else None
-        outputs = [np.zeros(image.shape, np.int32 if kind == SEGMENTATION_KIND else np.float32) for image in images]
+        if kind == SEGMENTATION_KIND:
+            # Labels have the frames' spatial shape: a multi-channel image's labels have no channel axis.
+            shapes = [image.shape[: image.ndim - frame_ndim] + image.shape[image.ndim - model.ndim :] for image in images]
+            outputs = [np.zeros(shape, np.int32) for shape in shapes]
+        else:
+            outputs = [np.zeros(image.shape, np.float32) for image in images]
         names = [f"{layer.name} {RESULT_SUFFIX[kind]}" for layer in layers]
         if kind == SEGMENTATION_KIND:
-            truths, refused = ground_truth_for(self.truth_combo.chosen(), layers, names)
+            truths, refused = ground_truth_for(self.truth_combo.chosen(), layers, names, [o.shape for o in outputs])
         else:
             truths, refused = [None] * len(layers), {}
         scores: dict[int, InstanceScores] = {}
@@ -268,8 +280,12 @@ class PredictWidget(QWidget):
                 return
             layer_type = "labels" if kind == SEGMENTATION_KIND else "image"
             for name, output, layer in zip(names, outputs, layers):
-                result = show_result(self.viewer, name, output, layer_type)
-                result.scale, result.translate = layer.scale, layer.translate
+                if kind == SEGMENTATION_KIND:
+                    # Drawn on the layer's spatial axes (labels of a multi-channel layer have no channel axis).
+                    show_result(self.viewer, name, output, layer_type, source=layer)
+                else:
+                    result = show_result(self.viewer, name, output, layer_type)
+                    result.scale, result.translate = layer.scale, layer.translate
             self.results = names if kind == SEGMENTATION_KIND else []
             self._show_scores({names[i]: s for i, s in scores.items()}, {names[i]: reason for i, reason in refused.items()})
 

@@ -13,6 +13,7 @@ from qtpy.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdi
 
 from ..metrics import InstanceScores, score_image
 from ..segmentation import SCHEMES, SegmentationConfig, SegmentationModel, train_segmentation
+from ..data.axes import as_frames, channel_count
 from ..segmentation.config import FINETUNE_SCHEMES, anisotropy_of
 from ..training import TrainingEvent
 from ..training.state import has_training_state
@@ -34,21 +35,37 @@ _DEFAULTS = {f.name: f.default for f in fields(SegmentationConfig)}
 _BY_NDIM = {ndim: SegmentationConfig(ndim=ndim) for ndim in (2, 3)}
 
 
-def annotations_of(labels, name: str, images: list[np.ndarray]) -> list[np.ndarray]:
-    """The labels (the data of the Labels layer ``name``) for each image: same shape as every image, or ``ValueError``.
+def labels_shape(layer, axes: str) -> tuple[int, ...]:
+    """The shape of a label image of ``layer`` with ``axes``: the layer's shape without its channel axis."""
+    return tuple(n for n, letter in zip(np.shape(layer.data), axes) if letter != "C")
 
-    One Labels layer annotates all chosen images, so they must share its shape.
+
+def annotations_of(labels, name: str, layers: list, axes: list[str], spatial_ndim: int) -> list[np.ndarray]:
+    """The labels (the data of the Labels layer ``name``) for each image layer, as frames; ``ValueError`` naming the shapes.
+
+    One Labels layer annotates all chosen layers, so it must have the shape of each
+    (without its channel axis: a label image of a ``CYX`` layer is ``YX``). A Labels
+    layer made on a multi-channel layer (napari gives it the channel axis too) is
+    accepted: what is painted on any channel's plane counts, the planes merged.
     """
     labels = np.asarray(labels)
-    for image in images:
-        if image.shape != labels.shape:
+    merged = []
+    for layer, layer_axes in zip(layers, axes):
+        wanted = labels_shape(layer, layer_axes)
+        if "C" in layer_axes and labels.shape == tuple(np.shape(layer.data)):
+            layer_labels = labels.max(axis=layer_axes.index("C"))
+        elif labels.shape == wanted:
+            layer_labels = labels
+        else:
             raise ValueError(
-                f"the Labels layer {name!r} has shape {labels.shape} but an image has shape {image.shape}; "
-                "paint the labels on a layer of the image's shape (Layer > New Labels layer while the image is selected)"
+                f"the Labels layer {name!r} has shape {labels.shape} but the image {layer.name!r} has shape "
+                f"{tuple(np.shape(layer.data))} (labels: {wanted}); paint the labels on a layer of the image's shape "
+                "(Layer > New Labels layer while the image is selected)"
             )
+        merged.append(as_frames(layer_labels.astype(np.int32, copy=False), layer_axes.replace("C", ""), spatial_ndim=spatial_ndim))
     if not labels.any():
         raise ValueError(f"the Labels layer {name!r} is empty: paint a few objects first")
-    return [labels.astype(np.int32, copy=False) for _ in images]
+    return merged
 
 
 def ground_truth_window(truth_layer, window: FrameWindow) -> np.ndarray:
@@ -60,12 +77,13 @@ def ground_truth_window(truth_layer, window: FrameWindow) -> np.ndarray:
     """
     source = window.source
     truth = np.asarray(truth_layer.data)
-    if truth.shape != source.data.shape:
+    wanted = labels_shape(source, window.axes)
+    if truth.shape != wanted:
         raise ValueError(
             f"the ground truth {truth_layer.name!r} has shape {truth.shape} but the segmented image {source.name!r} "
-            f"{tuple(source.data.shape)}; choose the ground truth of {source.name!r}"
+            f"{tuple(source.data.shape)} (labels: {wanted}); choose the ground truth of {source.name!r}"
         )
-    return window.frame(truth).copy()
+    return window.labels_frame(truth).copy()
 
 
 def offered_as_annotations(layer) -> bool:
@@ -103,7 +121,11 @@ class SegmentationWidget(QWidget):
     those pixels; Stop keeps the best model saved so far. Axes with Z (``ZYX``, a stack
     of volumes ``TZYX``) train a 3D U-Net or StarDist 3D on whole volumes, with the
     voxel anisotropy of the first layer's scale and the 3D patch defaults; the live
-    preview then segments the 32 slices around the slider. When training ends, the saved
+    preview then segments the 32 slices around the slider. Axes with C (``CYX``, RGB
+    ``YXC``) train on all channels as the network's input channels, normalised each on
+    its own; the annotations are a label image of the layer's shape without C (or with
+    it, as napari makes a Labels layer on a multi-channel image: any channel's plane
+    counts). When training ends, the saved
     model (best weights, tuned thresholds) segments that region once more; with a "Ground
     truth" Labels layer of the first image's shape chosen (one that came with the data as
     its ground truth is offered first), that segmentation is scored against the ground
@@ -130,7 +152,7 @@ class SegmentationWidget(QWidget):
         self.image_list = LayerList(napari_viewer, exclude=(DENOISED_LAYER,))
         self.axes_edit = AxesField(
             napari_viewer, self.image_list, self.image_list.chosen,
-            tip="Segmentation takes YX or TYX (frames), or ZYX / TZYX for a 3D model",
+            tip="Segmentation takes YX or TYX (frames), ZYX / TZYX for a 3D model, and C for channels (CYX, RGB YXC)",
         )
         self.axes_edit.textChanged.connect(self._defaults_for_axes)
         self.labels_combo = LayerCombo(
@@ -234,12 +256,13 @@ class SegmentationWidget(QWidget):
             if spin.value() == getattr(_BY_NDIM[5 - ndim], name):
                 spin.setValue(getattr(_BY_NDIM[ndim], name))
 
-    def config(self, ndim: int = 2, anisotropy: tuple[float, float, float] | None = None) -> SegmentationConfig:
-        """The :class:`SegmentationConfig` of the current settings, for a 2D or 3D (``ndim``) model."""
+    def config(self, ndim: int = 2, anisotropy: tuple[float, float, float] | None = None, channels: int = 1) -> SegmentationConfig:
+        """The :class:`SegmentationConfig` of the current settings, for a 2D or 3D (``ndim``) model of ``channels`` channels."""
         return SegmentationConfig(
             method=self.method,
             scheme=self.scheme_combo.currentText(),
             ndim=ndim,
+            channels=channels,
             anisotropy=anisotropy if ndim == 3 else None,
             patch_size=self.patch_spin.value(),
             patch_depth=self.patch_depth_spin.value() if ndim == 3 else None,
@@ -265,13 +288,13 @@ class SegmentationWidget(QWidget):
             return
         self._start(resume=self.model_folder)
 
-    def _annotations(self, layers: list, images: list[np.ndarray]):
+    def _annotations(self, layers: list, axes: list[str], spatial_ndim: int):
         """The chosen annotation layer and its labels per image; a corrected ``segmentation`` window becomes an image-sized layer."""
         labels_layer = chosen_annotations(self.viewer, self.labels_combo)
         if labels_layer.name != SEGMENTATION_LAYER:
-            return labels_layer, annotations_of(labels_layer.data, labels_layer.name, images)
-        corrected = window_on_image(labels_layer, layers[0])
-        labels = annotations_of(corrected, SEGMENTATION_LAYER, images)
+            return labels_layer, annotations_of(labels_layer.data, labels_layer.name, layers, axes, spatial_ndim)
+        corrected = window_on_image(labels_layer, layers[0], labels_shape(layers[0], axes[0]))
+        labels = annotations_of(corrected, SEGMENTATION_LAYER, layers, axes, spatial_ndim)
         if CORRECTED_LAYER in self.viewer.layers:
             self.viewer.layers.remove(CORRECTED_LAYER)
         labels_layer = self.viewer.add_labels(corrected, name=CORRECTED_LAYER, **placement(layers[0], corrected.ndim))
@@ -283,14 +306,16 @@ class SegmentationWidget(QWidget):
             layers = self.image_list.chosen()
             axes = self.axes_edit.axes(layers)
             ndim = spatial_ndim_of(axes)
-            images = frames_of_layers(layers, axes, for_training=True, spatial_ndim=ndim)
-            config = self.config(ndim, anisotropy_of(tuple(layers[0].scale[-3:])) if ndim == 3 else None)
+            images = frames_of_layers(layers, axes, for_training=True, spatial_ndim=ndim, channels=None)
+            spatial_scale = tuple(s for s, letter in zip(layers[0].scale, axes[0]) if letter in "ZYX")
+            anisotropy = anisotropy_of(spatial_scale) if ndim == 3 else None
+            config = self.config(ndim, anisotropy, channel_count(np.shape(layers[0].data), axes[0]))
             n2v = self.n2v_folder() if config.uses_n2v and resume is None else None
             if resume is None and config.uses_n2v and n2v is None:
                 raise ValueError(f"scheme {config.scheme!r} needs an N2V model: train one in the N2V widget or choose its folder")
             if n2v is not None and not (Path(n2v) / "config.json").is_file():
                 raise ValueError(f"{n2v} is not a model folder (it has no config.json)")
-            labels_layer, labels = self._annotations(layers, images)
+            labels_layer, labels = self._annotations(layers, axes, ndim)
         except ValueError as err:
             show_error(f"Segmentation: {err}")
             return
@@ -330,8 +355,8 @@ class SegmentationWidget(QWidget):
 
     def _show_segmentation(self, labels: np.ndarray) -> None:
         window = self._preview
-        data = window.to_layer(np.asarray(labels, dtype=np.int32))
-        show_result(self.viewer, SEGMENTATION_LAYER, data, "labels", source=window.source, offset=window.offset, opacity=0.6)
+        data = window.labels_to_layer(np.asarray(labels, dtype=np.int32))
+        show_result(self.viewer, SEGMENTATION_LAYER, data, "labels", source=window.source, offset=window.labels_offset, opacity=0.6)
 
     def _on_finished(self) -> None:
         if self._training_folder is None or not (self._training_folder / "config.json").is_file():

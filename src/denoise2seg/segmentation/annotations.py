@@ -24,7 +24,8 @@ from ..validation import check_image
 class AnnotatedFrame:
     """One annotated frame (a 2D image, or a volume for 3D models), cropped around its annotated region.
 
-    ``image`` (float32) and ``labels`` (int32 instances, 0 = background) are the crop;
+    ``image`` (float32, channels first when there are several) and ``labels`` (int32
+    instances, 0 = background) are the crop;
     ``valid`` (bool) is True inside the annotated region; ``frame`` is the whole 2D
     frame and ``crop`` the window of it that ``image`` holds (so that a denoiser can see
     the whole frame before cropping); ``source`` is ``(image index, frame index or
@@ -78,7 +79,9 @@ def grow_window(window: slice, size: int, length: int) -> slice:
     return slice(start, stop)
 
 
-def collect_annotated_frames(images, labels, *, margin: int, patch_shape: tuple[int, ...]) -> list[AnnotatedFrame]:
+def collect_annotated_frames(
+    images, labels, *, margin: int, patch_shape: tuple[int, ...], channels: int = 1
+) -> list[AnnotatedFrame]:
     """Pair images with instance masks and return the annotated frames, cropped.
 
     Parameters
@@ -94,6 +97,9 @@ def collect_annotated_frames(images, labels, *, margin: int, patch_shape: tuple[
     patch_shape : (int, int) or (int, int, int)
         Training patch size, which also says whether frames are 2D or 3D; each crop is
         at least this large where the frame allows, so that patches can be drawn from it.
+    channels : int
+        With more than 1, each frame of ``images`` has a leading channel axis ``(C,
+        *spatial)`` (stacks ``(T, C, *spatial)``) and the masks have the spatial shape.
 
     Raises ``ValueError`` when the numbers or shapes of images and masks disagree, a
     mask is not integer, no frame holds an object, or an annotated frame is smaller
@@ -104,36 +110,39 @@ def collect_annotated_frames(images, labels, *, margin: int, patch_shape: tuple[
     if len(image_list) != len(label_list):
         raise ValueError(f"got {len(image_list)} images but {len(label_list)} label masks; give one mask (or None) per image")
     ndim = len(patch_shape)
+    frame_ndim = ndim + (channels > 1)
     frames = []
     for i, (image, mask) in enumerate(zip(image_list, label_list)):
         if mask is None:
             continue
-        image = check_image(image, ndim=(ndim, ndim + 1), name=f"image {i}")
+        image = check_image(image, ndim=(frame_ndim, frame_ndim + 1), name=f"image {i}")
         mask = np.asarray(mask)
-        if mask.shape != image.shape:
-            raise ValueError(f"label mask {i} has shape {mask.shape} but image {i} has shape {image.shape}; they must match")
+        spatial = image.shape if channels == 1 else image.shape[: image.ndim - frame_ndim] + image.shape[-ndim:]
+        if mask.shape != spatial:
+            what = f"shape {image.shape}" if channels == 1 else f"shape {image.shape} ({channels} channels, so masks of {spatial})"
+            raise ValueError(f"label mask {i} has shape {mask.shape} but image {i} has {what}; they must match")
         if not (np.issubdtype(mask.dtype, np.integer) or mask.dtype == bool):
             if not np.array_equal(mask, np.round(mask)):
                 raise ValueError(f"label mask {i} must hold integer instance ids, got dtype {mask.dtype} with fractions")
         mask = mask.astype(np.int32)
         if (mask < 0).any():
             raise ValueError(f"label mask {i} holds negative ids; use 0 for background and 1, 2, ... for objects")
-        pairs = [(image, mask, None)] if image.ndim == ndim else [(image[t], mask[t], t) for t in range(image.shape[0])]
+        pairs = [(image, mask, None)] if image.ndim == frame_ndim else [(image[t], mask[t], t) for t in range(image.shape[0])]
         for frame, frame_mask, t in pairs:
             region = annotated_region(frame_mask, margin)
             if region is None:
                 continue
-            if any(s < p for s, p in zip(frame.shape, patch_shape)):
+            if any(s < p for s, p in zip(frame_mask.shape, patch_shape)):
                 raise ValueError(
-                    f"annotated frame {(i, t) if t is not None else i} of shape {frame.shape} is smaller than the "
+                    f"annotated frame {(i, t) if t is not None else i} of shape {frame_mask.shape} is smaller than the "
                     f"patch shape {patch_shape}; choose a smaller patch size"
                 )
-            valid = np.zeros(frame.shape, dtype=bool)
+            valid = np.zeros(frame_mask.shape, dtype=bool)
             valid[region] = True
-            crop = tuple(grow_window(w, p, s) for w, p, s in zip(region, patch_shape, frame.shape))
+            crop = tuple(grow_window(w, p, s) for w, p, s in zip(region, patch_shape, frame_mask.shape))
             frames.append(
                 AnnotatedFrame(
-                    frame[crop], fill_label_holes(frame_mask[crop]).astype(np.int32), valid[crop], frame, crop, (i, t)
+                    frame[(Ellipsis, *crop)], fill_label_holes(frame_mask[crop]).astype(np.int32), valid[crop], frame, crop, (i, t)
                 )
             )
     if not frames:

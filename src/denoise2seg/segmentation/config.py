@@ -62,6 +62,10 @@ class SegmentationConfig(ConfigRecord):
     size ``(Z, Y, X)`` relative to the finest axis (``(2, 1, 1)`` for Z steps twice the
     pixel size; ``None`` isotropic): StarDist 3D stretches its rays by it.
 
+    ``channels``: channels of the images (1: grey; 2 or more: a frame is ``(C, *spatial)``,
+    a stack ``(T, C, *spatial)``, channels are the network's input channels, normalised
+    each on its own; RGB is 3); label masks have the spatial shape only.
+
     ``annotation_margin`` (pixels) grows the bounding box of the labelled objects of a
     frame (a volume in 3D, in every axis) into the region whose pixels count in the loss
     (see docs/segmentation.md).
@@ -73,6 +77,7 @@ class SegmentationConfig(ConfigRecord):
     method: str = "unet"
     scheme: str = "baseline"
     ndim: int = 2
+    channels: int = 1
     patch_size: int | None = None
     patch_depth: int | None = None
     batch_size: int | None = None
@@ -104,6 +109,8 @@ class SegmentationConfig(ConfigRecord):
         for name, default in DEFAULTS_BY_NDIM[self.ndim].items():
             if getattr(self, name) is None:
                 setattr(self, name, default)
+        if self.channels < 1:
+            raise ValueError(f"channels must be >= 1, got {self.channels}")
         if self.ndim == 2 and self.patch_depth is not None:
             raise ValueError(f"patch_depth is the Z size of 3D patches; a 2D model has none (got {self.patch_depth})")
         if self.method not in METHODS:
@@ -161,6 +168,11 @@ class SegmentationConfig(ConfigRecord):
         return self.scheme in FINETUNE_SCHEMES
 
     @property
+    def frame_ndim(self) -> int:
+        """Axes of one frame of input: the spatial axes, and a leading channel axis when ``channels`` > 1."""
+        return self.ndim + (self.channels > 1)
+
+    @property
     def patch_shape(self) -> tuple[int, ...]:
         """Training patch shape: ``(Y, X)``, or ``(Z, Y, X)`` in 3D."""
         if self.ndim == 3:
@@ -170,7 +182,7 @@ class SegmentationConfig(ConfigRecord):
     def unet_spec(self) -> UNetSpec:
         """The U-Net: 4 outputs for the 3-class method, ``stardist_features`` for StarDist's body."""
         out = UNET_OUTPUTS if self.method == "unet" else self.stardist_features
-        return UNetSpec(ndim=self.ndim, in_channels=1, out_channels=out, depth=self.depth, n_filters=self.n_filters)
+        return UNetSpec(ndim=self.ndim, in_channels=self.channels, out_channels=out, depth=self.depth, n_filters=self.n_filters)
 
     def schedule(self) -> Schedule:
         return Schedule(

@@ -107,20 +107,30 @@ class SegmentationModel:
         """Spatial axes of one frame: 2 (images) or 3 (volumes)."""
         return self.config.ndim
 
+    @property
+    def channels(self) -> int:
+        """Channels of the input images (1: grey, frames without a channel axis)."""
+        return self.config.channels
+
     def network_input(self, frame: np.ndarray, tile_shape: tuple[int, ...] | str | None = "auto") -> np.ndarray:
-        """The normalised (and, for sequential schemes, N2V-denoised) frame the network sees."""
+        """The normalised (and, for sequential schemes, N2V-denoised) frame the network sees, ``(C, *spatial)``."""
         if self.config.denoises_input:
-            return self.n2v.normalizer.normalize(self.n2v.predict(frame, tile_shape))
-        return self.normalizer.normalize(frame)
+            normalized = self.n2v.normalizer.normalize(self.n2v.predict(frame, tile_shape))
+        else:
+            normalized = self.normalizer.normalize(frame)
+        return normalized if self.channels > 1 else normalized[None]
 
     def raw_output(self, network_input: np.ndarray, tile_shape: tuple[int, ...] | str | None = "auto") -> np.ndarray:
-        """Class probabilities ``(3, *spatial)`` (U-Net) or probability + distances ``(1 + n_rays, *spatial)`` (StarDist)."""
+        """Class probabilities ``(3, *spatial)`` (U-Net) or probability + distances ``(1 + n_rays, *spatial)`` (StarDist).
+
+        ``network_input`` is ``(C, *spatial)``, as from :meth:`network_input`.
+        """
         was_training = self.net.training
         self.net.eval()
         try:
             output = predict_tiled(
                 self.net,
-                network_input[None],
+                network_input,
                 divisor=self.net.spec.divisor,
                 halo=receptive_radius(self.net),
                 tile_shape=tile_shape,
@@ -150,26 +160,40 @@ class SegmentationModel:
 
     def predict_probabilities(self, image: np.ndarray, tile_shape: tuple[int, ...] | str | None = "auto") -> np.ndarray:
         """Per-pixel outputs ``(C, *spatial)`` of one frame, or ``(T, C, *spatial)`` of a stack; see :meth:`raw_output`."""
-        image = check_image(image, ndim=(self.ndim, self.ndim + 1), name=self._input_name)
-        if image.ndim > self.ndim:
+        image = self._checked(image)
+        if image.ndim > self.config.frame_ndim:
             return np.stack([self.predict_probabilities(frame, tile_shape) for frame in image])
         return self.raw_output(self.network_input(image, tile_shape), tile_shape)
 
-    @property
-    def _input_name(self) -> str:
-        return "image for a 3D model (a volume ZYX or a stack of volumes TZYX)" if self.ndim == 3 else "image"
+    def _checked(self, image) -> np.ndarray:
+        """``image`` as float32 after checking that it is one frame or a stack of frames of this model."""
+        frame = "ZYX" if self.ndim == 3 else "YX"
+        if self.channels > 1:
+            frame = "C" + frame
+        name = f"image for a model of frames {frame} ({self.channels} channels)" if self.channels > 1 else "image"
+        if self.ndim == 3 and self.channels == 1:
+            name = "image for a 3D model (a volume ZYX or a stack of volumes TZYX)"
+        frame_ndim = self.config.frame_ndim
+        image = check_image(image, ndim=(frame_ndim, frame_ndim + 1), name=name)
+        if self.channels > 1 and image.shape[image.ndim - frame_ndim] != self.channels:
+            raise ValueError(
+                f"the model takes {self.channels} channels, channels before the spatial axes ({frame}, T{frame}); "
+                f"the image of shape {image.shape} has {image.shape[image.ndim - frame_ndim]} there"
+            )
+        return image
 
     def predict(self, image: np.ndarray, tile_shape: tuple[int, ...] | str | None = "auto") -> np.ndarray:
         """Instance labels (int32, 0 = background) of one frame or of each frame of a stack.
 
         Frames are 2D images ``(Y, X)`` (a stack ``(T, Y, X)``) or, for a 3D model, volumes
-        ``(Z, Y, X)`` (``(T, Z, Y, X)``). A constant frame (a blank field or slice, all
-        zeros say) holds no objects and gets none, whatever the network would make of a
-        uniform input.
+        ``(Z, Y, X)`` (``(T, Z, Y, X)``), with a channel axis before the spatial ones for
+        a multi-channel model (``(C, Y, X)``...); labels have the spatial shape. A constant
+        frame (a blank field or slice, all zeros say) holds no objects and gets none,
+        whatever the network would make of a uniform input.
         """
-        image = check_image(image, ndim=(self.ndim, self.ndim + 1), name=self._input_name)
-        if image.ndim > self.ndim:
+        image = self._checked(image)
+        if image.ndim > self.config.frame_ndim:
             return np.stack([self.predict(frame, tile_shape) for frame in image])
         if image.min() == image.max():
-            return np.zeros(image.shape, np.int32)
+            return np.zeros(image.shape[image.ndim - self.ndim :], np.int32)
         return self.instances(self.predict_probabilities(image, tile_shape))

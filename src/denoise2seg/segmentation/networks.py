@@ -62,6 +62,12 @@ def init_from_n2v(net: UNet, n2v_net: UNet) -> None:
             "segmentation U-Net does not build: finetune from an N2V model trained without --n2v2, or use "
             "the sequential scheme, which only denoises with it"
         )
+    if theirs.in_channels != 1 or mine.in_channels != 1:
+        raise ValueError(
+            f"finetuning starts from a single-channel N2V network, and the N2V model has {theirs.in_channels} channel(s), "
+            f"the images {mine.in_channels}: use the sequential scheme, which denoises all channels with the N2V model "
+            "and segments from them"
+        )
     same = ("ndim", "depth", "n_filters", "kernel_size", "batch_norm")
     if any(getattr(mine, k) != getattr(theirs, k) for k in same) or theirs.in_channels != 1 or theirs.out_channels != 1:
         raise ValueError(

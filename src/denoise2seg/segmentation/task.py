@@ -17,7 +17,7 @@ from .three_class import weighted_cross_entropy
 class SegmentationTask(TrainingTask):
     """Trains ``model.net`` on network inputs and their targets.
 
-    ``train_inputs``/``val_inputs`` are ``(1, *spatial)`` network inputs (normalised,
+    ``train_inputs``/``val_inputs`` are ``(C, *spatial)`` network inputs (normalised,
     and denoised for the sequential schemes; spatial ``Y, X`` or ``Z, Y, X``); targets
     are ``(1, *spatial)`` int64 class maps (U-Net, -1 = ignored) or ``(2 + n_rays,
     *spatial)`` float32 StarDist targets. ``preview_input`` (a network input of one

@@ -34,11 +34,8 @@ def _targets(frame: AnnotatedFrame, config: SegmentationConfig) -> np.ndarray:
 
 
 def _network_inputs(model: SegmentationModel, frames: list[AnnotatedFrame]) -> list[np.ndarray]:
-    """Inputs of the annotated crops; denoising sees the whole frame (no artefacts at crop edges)."""
-    inputs = []
-    for frame in frames:
-        inputs.append(model.network_input(frame.frame)[frame.crop][None].astype(np.float32))
-    return inputs
+    """Inputs ``(C, *crop)`` of the annotated crops; denoising sees the whole frame (no artefacts at crop edges)."""
+    return [model.network_input(frame.frame)[(Ellipsis, *frame.crop)].astype(np.float32) for frame in frames]
 
 
 def _check_n2v_given(config: SegmentationConfig, n2v_model) -> None:
@@ -79,11 +76,14 @@ def train_segmentation(
     ----------
     images : array or list of arrays
         2D images or stacks of 2D frames ``(T, Y, X)``, in raw units; for
-        ``config.ndim == 3``, volumes ``(Z, Y, X)`` or stacks of them ``(T, Z, Y, X)``.
+        ``config.ndim == 3``, volumes ``(Z, Y, X)`` or stacks of them ``(T, Z, Y, X)``;
+        with ``config.channels`` > 1 a channel axis before the spatial ones (``CYX``,
+        ``TCYX``...).
     labels : array or list of arrays
-        Instance masks of the same shapes (0 = background; ``None`` for an unannotated
-        image). A frame without objects is unannotated; inside an annotated frame only
-        the bounding box of its objects grown by ``config.annotation_margin`` counts.
+        Instance masks of the images' spatial shapes (0 = background; ``None`` for an
+        unannotated image). A frame without objects is unannotated; inside an annotated
+        frame only the bounding box of its objects grown by ``config.annotation_margin``
+        counts.
     config : SegmentationConfig
         Method, scheme and training settings (paper defaults when omitted).
     n2v_model : N2VModel or path, optional
@@ -124,17 +124,21 @@ def train_segmentation(
         config = continued_config(previous.config, state, config, more_epochs=more_epochs, folder=resume)
         n2v_model = Path(resume) / N2V_SUBFOLDER if config.uses_n2v else None
     config = (config or SegmentationConfig()).with_seed()
-    check_training_images(images, ndim=(config.ndim, config.ndim + 1))
+    check_training_images(images, ndim=(config.frame_ndim, config.frame_ndim + 1))
     _check_n2v_given(config, n2v_model)
-    frames = collect_annotated_frames(images, labels, margin=config.annotation_margin, patch_shape=config.patch_shape)
+    frames = collect_annotated_frames(
+        images, labels, margin=config.annotation_margin, patch_shape=config.patch_shape, channels=config.channels
+    )
     if validation is not None:
-        val_frames = collect_annotated_frames(*validation, margin=config.annotation_margin, patch_shape=(1,) * config.ndim)
+        val_frames = collect_annotated_frames(
+            *validation, margin=config.annotation_margin, patch_shape=(1,) * config.ndim, channels=config.channels
+        )
         train_frames = frames
     else:
         train_frames, val_frames = split_frames(frames, config.validation_fraction, config.min_frames_for_split, config.seed)
     continuation = _Continuation(previous, state, Path(resume)) if resume is not None else None
     yield from train_on_frames(
-        train_frames, val_frames, config, n2v_model=n2v_model, normalizer_frames=[frame for frame, _ in frames_of(images, config.ndim)],
+        train_frames, val_frames, config, n2v_model=n2v_model, normalizer_frames=[frame for frame, _ in frames_of(images, config.frame_ndim)],
         out_dir=out_dir, device=device, preview_image=preview_image, preview_every=preview_every, continuation=continuation,
     )
 
@@ -174,15 +178,22 @@ def train_on_frames(
     if normalizer_frames is None:
         normalizer_frames = [f.frame for f in train_frames]
     if preview_image is not None:
-        preview_image = check_image(preview_image, ndim=config.ndim, name="preview image")
+        preview_image = check_image(preview_image, ndim=config.frame_ndim, name="preview image")
     torch_device = choose_device(device)
     n2v, n2v_source = _resolve_n2v(config, n2v_model, torch_device)
+    if n2v is not None and n2v.channels != config.channels:
+        raise ValueError(
+            f"the N2V model was trained on {n2v.channels} channel{'s' if n2v.channels > 1 else ''} but the images have "
+            f"{config.channels}; use an N2V model trained on images of the same channels"
+        )
     if previous is not None:
         normalizer = previous.normalizer
     elif n2v is not None:
         normalizer = n2v.normalizer
     else:
-        normalizer = PercentileNormalizer.fit(normalizer_frames, config.percentile_low, config.percentile_high)
+        normalizer = PercentileNormalizer.fit(
+            normalizer_frames, config.percentile_low, config.percentile_high, per_channel=config.channels > 1
+        )
     if config.seed is not None:
         torch.manual_seed(config.seed)
     if previous is not None:
@@ -229,7 +240,7 @@ def train_on_frames(
 def _tune_thresholds(model: SegmentationModel, out_dir: Path, val_inputs: list[np.ndarray], val_frames: list[AnnotatedFrame]) -> None:
     """Load the best weights of ``out_dir``, choose the thresholds maximising validation AP, save both."""
     load_into(model.net, out_dir, "best")
-    outputs = [model.raw_output(x[0]) for x in val_inputs]
+    outputs = [model.raw_output(x) for x in val_inputs]
     labels_val = [f.labels for f in val_frames]
     valid_val = [f.valid for f in val_frames]
     if model.config.method == "unet":
