@@ -30,3 +30,11 @@ def provenance_line() -> str:
     """One Markdown line naming the command (as typed), the commit of the code and the UTC date it started."""
     command = " ".join(shlex.quote(part) for part in ["python", *sys.argv])
     return f"Command: `{command}`; commit {STARTED_AT_COMMIT}; {STARTED_ON}."
+
+
+def write_report(text: str, out: Path | None) -> None:
+    """Print a benchmark's Markdown ``text`` and, when ``out`` is given, write it there (its folder made first)."""
+    print(text)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)

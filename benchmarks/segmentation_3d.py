@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from stardist import data as stardist_data
 
-from provenance import provenance_line
+from provenance import provenance_line, write_report
 
 from denoise2seg.metrics import score_image
 from denoise2seg.n2v import N2VConfig, train_n2v
@@ -128,10 +128,7 @@ def main(argv=None) -> str:
         provenance_line(),
     ]
     table = "\n".join(lines) + "\n"
-    print(table)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(table)
+    write_report(table, args.out)
     return table
 
 

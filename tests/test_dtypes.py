@@ -10,6 +10,7 @@ from denoise2seg.data.synthetic_nuclei import synthetic_nuclei
 from denoise2seg.io.pixel_size import PixelSize, read_pixel_size
 from denoise2seg.io.tiff import write_tiff
 from denoise2seg.n2v import N2VModel
+from n2v_widget_settings import set_tiny
 
 N2V_TINY = ["--epochs", "1", "--steps", "2", "--batch-size", "4", "--patch-size", "16", "--depth", "1", "--n-filters", "4",
             "--seed", "0", "--device", "cpu"]
@@ -66,14 +67,7 @@ def test_a_uint16_layer_trains_n2v_in_the_gui_and_is_denoised_in_its_units(make_
     viewer.add_image(image, name="raw16", scale=(0.25, 0.25))
     widget = open_widget(viewer, "Train denoiser (N2V)")
     widget.image_list.select("raw16")
-    widget.patch_spin.setValue(16)
-    widget.epochs_spin.setValue(1)
-    widget.steps_spin.setValue(4)
-    widget.batch_spin.setValue(4)
-    widget.depth_spin.setValue(1)
-    widget.filters_spin.setValue(4)
-    widget.preview_spin.setValue(2)
-    widget.device_combo.setCurrentText("cpu")
+    set_tiny(widget, steps=4)
     widget.panel.train_button.click()
     qtbot.waitUntil(lambda: not widget.panel.running, timeout=60_000)
     assert widget.panel.runner.error is None

@@ -6,20 +6,10 @@ import pytest
 
 from denoise2seg.n2v import N2VModel
 from denoise2seg.napari.n2v_widget import DENOISED_LAYER, channel_layer_name
+from n2v_widget_settings import set_tiny
 
 pytestmark = pytest.mark.gui
 N2V = "Train denoiser (N2V)"
-
-
-def set_tiny(widget, steps=5):
-    widget.patch_spin.setValue(16)
-    widget.epochs_spin.setValue(1)
-    widget.steps_spin.setValue(steps)
-    widget.batch_spin.setValue(4)
-    widget.depth_spin.setValue(1)
-    widget.filters_spin.setValue(8)
-    widget.preview_spin.setValue(5)
-    widget.device_combo.setCurrentText("cpu")
 
 
 def two_channel_image(shape=(48, 40)) -> np.ndarray:

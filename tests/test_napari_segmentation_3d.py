@@ -10,6 +10,7 @@ from denoise2seg.metrics import average_precision, score_image
 from denoise2seg.napari.layer_choice import GROUND_TRUTH, ROLE_KEY
 from denoise2seg.napari.segmentation_widget import SEGMENTATION_LAYER
 from denoise2seg.segmentation import SegmentationModel
+from n2v_widget_settings import set_tiny
 
 pytestmark = pytest.mark.gui
 N2V = "Train denoiser (N2V)"
@@ -35,13 +36,7 @@ def train_n2v_3d(viewer, open_widget, qtbot):
     widget = open_widget(viewer, N2V)
     widget.image_list.select("nuclei 3d")
     widget.axes_edit.setText("ZYX")
-    widget.patch_spin.setValue(16)
-    widget.epochs_spin.setValue(1)
-    widget.steps_spin.setValue(4)
-    widget.batch_spin.setValue(2)
-    widget.depth_spin.setValue(1)
-    widget.filters_spin.setValue(8)
-    widget.device_combo.setCurrentText("cpu")
+    set_tiny(widget, steps=4, batch=2)
     widget.panel.train_button.click()
     qtbot.waitUntil(lambda: not widget.panel.running, timeout=60_000)
     assert widget.panel.runner.error is None
