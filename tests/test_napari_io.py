@@ -40,7 +40,7 @@ def test_grey_image_with_many_zeros_is_left_to_napari_and_opens_as_image(tmp_pat
 
 
 @pytest.mark.gui
-def test_written_mask_round_trips_as_labels_whatever_its_name(tmp_path, make_napari_viewer):
+def test_written_mask_round_trips_as_labels_when_named_as_one(tmp_path, make_napari_viewer):
     labels = _labels()
     (path,) = write_labels_tiff(str(tmp_path / "nuclei"), labels, {"name": "nuclei"})
     assert path.endswith("nuclei.tif")
@@ -48,9 +48,15 @@ def test_written_mask_round_trips_as_labels_whatever_its_name(tmp_path, make_nap
     assert layer_type == "labels" and kwargs["name"] == "nuclei"
     np.testing.assert_array_equal(data, labels)
 
-    # Both this plugin and napari's own reader take *.tif; napari asks which (or uses the saved choice).
+    # napari is offered this reader only for names of label masks, so it never asks which reader to use
+    # for an image; a mask saved under another name opens with napari's own reader, as an image of its ids.
     viewer = make_napari_viewer()
-    (layer,) = viewer.open(path, plugin="napari-denoise2seg")
+    (layer,) = viewer.open(path)
+    assert layer.__class__.__name__ == "Image"
+    np.testing.assert_array_equal(layer.data, labels)
+    # A mask's name offers this reader beside napari's (the GUI asks which, once, and can remember it).
+    (named,) = write_labels_tiff(str(tmp_path / "nuclei_labels"), labels, {"name": "nuclei"})
+    (layer,) = viewer.open(named, plugin="napari-denoise2seg")
     assert layer.__class__.__name__ == "Labels"
     np.testing.assert_array_equal(layer.data, labels)
 

@@ -95,3 +95,16 @@ def test_the_layers_menus_open_the_widgets(make_napari_viewer, menu):
         app.commands.execute_command(entry["command"]).result()
     titles = {offered[e["command"]] for e in LAYER_MENUS[menu]}
     assert titles <= set(viewer.window.dock_widgets)
+
+
+def test_napari_offers_the_tiff_reader_only_for_files_named_as_label_masks(tmp_path):
+    from npe2 import PluginManager
+
+    def readers_of(name: str) -> set[str]:
+        return {reader.command for reader in PluginManager.instance().iter_compatible_readers([str(tmp_path / name)])}
+
+    ours = f"{PLUGIN}.get_tiff_reader"
+    # An image is napari's own reader's alone, so napari has no reader to ask the user about.
+    assert ours not in readers_of("cells.tif") and ours not in readers_of("stack.tiff")
+    for name in ("cells_labels.tif", "nuclei-mask.tiff", "scan_lesions.tif", "image_labels-2.tif", "stardist.tif"):
+        assert ours in readers_of(name), name

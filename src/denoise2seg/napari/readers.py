@@ -1,5 +1,8 @@
 """napari reader for TIFF label masks; every other TIFF is left to napari's own reader (an Image layer).
 
+The manifest offers this reader to napari only for files named as masks (the words below),
+so opening any other TIFF does not make napari ask which reader to use.
+
 A TIFF is a label mask when this plugin's writer marked it so (see
 :data:`denoise2seg.io.tiff.LABELS_METADATA`), or when its name says so and it holds
 integers. The names: a file stem containing one of the words in ``LABEL_NAME_WORDS``,
