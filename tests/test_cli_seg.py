@@ -153,3 +153,26 @@ def test_a_two_channel_file_trains_a_two_channel_model_whose_labels_have_no_chan
     assert main(["seg", "predict", str(tmp_path / "model"), str(tmp_path / "grey.tif"), "--out", str(tmp_path / "out"),
                  "--device", "cpu"]) == 2
     assert "has 1 channel, but the model takes 2" in capsys.readouterr().err
+
+
+def test_3d_options_that_cannot_apply_are_refused_with_what_to_do(tmp_path, capsys):
+    noisy, _, labels = synthetic_nuclei((64, 64), n_objects=6, noise_sigma=20, seed=5)
+    tifffile.imwrite(tmp_path / "image.tif", noisy)
+    tifffile.imwrite(tmp_path / "mask.tif", labels)
+    train = ["seg", "train", str(tmp_path / "image.tif"), "--labels", str(tmp_path / "mask.tif"), "--out", str(tmp_path / "m"),
+             "--device", "cpu"]
+    assert main([*train, "--ndim", "3"]) == 2
+    assert "is a 2D image (shape (64, 64)), but a 3D model takes volumes" in capsys.readouterr().err
+    assert main([*train, "--anisotropy", "2,1,1"]) == 2
+    assert "--anisotropy is the voxel size of volumes; it needs --ndim 3" in capsys.readouterr().err
+    tifffile.imwrite(tmp_path / "volume.tif", np.stack([noisy] * 8))
+    tifffile.imwrite(tmp_path / "volume_mask.tif", np.stack([labels] * 8))
+    volume = ["seg", "train", str(tmp_path / "volume.tif"), "--labels", str(tmp_path / "volume_mask.tif"), "--ndim", "3",
+              "--out", str(tmp_path / "m"), "--device", "cpu"]
+    for text in ("nan,1,1", "inf,1,1", "2,1"):
+        assert main([*volume, "--anisotropy", text]) == 2
+        assert "--anisotropy takes the Z, Y and X voxel sizes" in capsys.readouterr().err
+    assert main([*volume, "--rays", "16", "--epochs", "1", "--steps", "1", "--batch-size", "1", "--patch-size", "32",
+                 "--patch-depth", "8", "--depth", "1", "--n-filters", "4", "--method", "stardist"]) == 0
+    assert "isotropic voxels are assumed" in capsys.readouterr().out
+    assert SegmentationModel.load(tmp_path / "m", device="cpu").config.n_rays == 16

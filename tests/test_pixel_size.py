@@ -52,3 +52,10 @@ def test_a_labels_layer_exported_from_napari_opens_at_its_scale(make_napari_view
     opened = viewer.open(str(tmp_path / "mask.tif"), plugin="napari-denoise2seg")[0]
     assert tuple(opened.scale) == pytest.approx((0.4, 0.8))
     np.testing.assert_array_equal(opened.data, labels)
+
+
+@pytest.mark.parametrize("unit", ["", "nm"])
+def test_a_pixel_size_without_a_tiff_unit_is_not_written_in_inches(tmp_path, unit):
+    size = PixelSize(y=0.5, x=0.5, unit=unit)
+    write_tiff(tmp_path / "out.tif", np.zeros((4, 5), np.float32), axes="YX", pixel_size=size)
+    assert read_pixel_size(tmp_path / "out.tif") == size

@@ -54,7 +54,7 @@ def test_two_channel_images_train_a_two_channel_segmenter(tmp_path, two_channel,
 
 def test_mismatched_channels_and_finetuning_are_refused_with_what_to_do(tmp_path, two_channel, n2v_two_channel):
     images, masks = two_channel
-    with pytest.raises(ValueError, match=r"label mask 0 has shape \(2, 64, 64\) but image 0 has shape \(2, 64, 64\) \(2 channels, so masks of \(64, 64\)\)"):
+    with pytest.raises(ValueError, match=r"label mask 0 has shape \(2, 64, 64\), but image 0 of shape \(2, 64, 64\) \(2 channels\) needs a mask of \(64, 64\)"):
         next(train_segmentation(images[:1], [np.stack([masks[0]] * 2)], SegmentationConfig(channels=2, **TINY), device="cpu"))
     one_channel = SegmentationConfig(scheme="sequential", **TINY)
     with pytest.raises(ValueError, match="N2V model was trained on 2 channels but the images have 1"):

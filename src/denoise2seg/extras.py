@@ -15,6 +15,7 @@ from types import ModuleType
 CT_EXTRA = "ct"
 # The modules of the ct extra, by import name, with the distribution pip installs.
 CT_MODULES = {
+    "torchvision": "torchvision",
     "nibabel": "nibabel",
     "pydicom": "pydicom",
     "monai": "monai",
@@ -60,12 +61,12 @@ def missing_ct_modules() -> list[str]:
     return missing
 
 
-def ct_extra_message(feature: str) -> str | None:
-    """What to install for ``feature`` when the ct extra is incomplete, else ``None``."""
+def ct_extra_message(feature: str, *, in_napari: bool = False) -> str | None:
+    """What to install for ``feature`` when the ct extra is incomplete, else ``None`` (``in_napari``: and restart it)."""
     missing = missing_ct_modules()
     if not missing:
         return None
     return (
         f"{feature} needs the {CT_EXTRA!r} extra, which is not installed (missing: {', '.join(missing)}): {INSTALL_CT} "
-        "(or 'napari-denoise2seg[all]' for everything), then restart napari"
+        f"(or 'napari-denoise2seg[all]' for everything){', then restart napari' if in_napari else ''}"
     )

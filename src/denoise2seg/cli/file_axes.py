@@ -20,6 +20,11 @@ def file_axes(paths: Sequence[Path], images: Sequence[np.ndarray], given: str | 
     axes = parse_axes_list(given, len(paths)) if given is not None else [None] * len(paths)
     checked = []
     for path, image, chosen in zip(paths, images, axes):
+        if spatial_ndim == 3 and np.ndim(image) < 3:
+            raise ValueError(
+                f"{path} is a 2D image (shape {np.shape(image)}), but a 3D model takes volumes (Z, Y, X); "
+                "for 2D images train and use a 2D model (without --ndim 3)"
+            )
         if chosen is None:
             try:
                 chosen = guess_axes(image.shape, spatial_ndim=spatial_ndim)

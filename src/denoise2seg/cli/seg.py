@@ -35,7 +35,7 @@ SEG_AXES_HELP = (
 # Settings a continued training keeps from its model folder (refused beside --resume).
 _RUN_SETTINGS = (
     "--method", "--scheme", "--n2v", "--steps", "--batch-size", "--patch-size", "--depth", "--n-filters", "--lr",
-    "--margin", "--border", "--seed", "--ndim", "--patch-depth", "--anisotropy",
+    "--margin", "--border", "--seed", "--ndim", "--patch-depth", "--anisotropy", "--rays",
 )
 
 
@@ -73,7 +73,8 @@ def _config(args: argparse.Namespace) -> SegmentationConfig:
         method=args.method,
         scheme=args.scheme,
         ndim=args.ndim,
-        anisotropy=_anisotropy(args) if args.ndim == 3 else None,
+        anisotropy=_anisotropy(args),
+        n_rays=args.rays,
         patch_size=args.patch_size,
         patch_depth=args.patch_depth,
         batch_size=args.batch_size,
@@ -89,7 +90,11 @@ def _config(args: argparse.Namespace) -> SegmentationConfig:
 
 
 def _anisotropy(args: argparse.Namespace) -> tuple[float, float, float] | None:
-    """``--anisotropy Z,Y,X``, else that of the first image's voxel size when its file stores a Z step, else isotropic."""
+    """``--anisotropy Z,Y,X``, else that of the first image's voxel size when its file stores a Z step, else isotropic (said)."""
+    if args.ndim != 3:
+        if args.anisotropy is not None:
+            raise ValueError("--anisotropy is the voxel size of volumes; it needs --ndim 3")
+        return None
     if args.anisotropy is not None:
         try:
             spacing = tuple(float(v) for v in args.anisotropy.split(","))
@@ -98,6 +103,7 @@ def _anisotropy(args: argparse.Namespace) -> tuple[float, float, float] | None:
             raise ValueError(f"--anisotropy takes the Z, Y and X voxel sizes separated by commas, e.g. 2,1,1 ({err})") from err
     size = read_pixel_size(args.images[0])
     if size is None or size.z is None:
+        print(f"{args.images[0]}: no Z step stored, so isotropic voxels are assumed (give --anisotropy Z,Y,X, e.g. 2,1,1)")
         return None
     anisotropy = anisotropy_of((size.z, size.y, size.x))
     print(f"{args.images[0]}: voxel size {size.z:g} x {size.y:g} x {size.x:g} {size.unit}, anisotropy {anisotropy} (give --anisotropy to choose another)")
@@ -140,7 +146,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     for path, image, mask in zip(args.images, images, masks):
         spatial = image.shape if model.channels == 1 else image.shape[: image.ndim - model.config.frame_ndim] + image.shape[-model.ndim :]
         if mask.shape != spatial:
-            raise ValueError(f"label mask for {path} has shape {mask.shape}, the image {image.shape} (labels: {spatial})")
+            needs = f"a mask of {spatial}" + (" (its shape without the channel axis)" if model.channels > 1 else "")
+            raise ValueError(f"the label mask for {path} has shape {mask.shape}; the image of shape {image.shape} needs {needs}")
     # A stack is a set of frames scored frame by frame; a 3D model's frames are volumes, matched in 3D.
     predictions = [model.predict(image) for image in images]
     table = score_images(masks, predictions, names=[str(p) for p in args.images], ndim=model.ndim)
@@ -159,7 +166,10 @@ def register(subparsers) -> None:
     train = commands.add_parser("train", help="train a segmentation model on images and instance masks (TIFF)")
     train.add_argument("images", nargs="+", type=Path, help="noisy images (2D or stacks of 2D frames; volumes with --ndim 3)")
     train.add_argument("--axes", default=None, help=SEG_AXES_HELP)
-    train.add_argument("--labels", nargs="+", type=Path, required=True, help="instance masks, one per image, same shapes")
+    train.add_argument(
+        "--labels", nargs="+", type=Path, required=True,
+        help="instance masks, one per image, of the image's shape without its channel axis",
+    )
     train.add_argument("--method", choices=METHODS, default=_DEFAULTS.method, help="default %(default)s")
     train.add_argument("--scheme", choices=SCHEMES, default=_DEFAULTS.scheme, help="default %(default)s")
     train.add_argument("--n2v", type=Path, default=None, help="N2V model folder (needed by every scheme but baseline)")
@@ -183,6 +193,10 @@ def register(subparsers) -> None:
     train.add_argument("--batch-size", type=int, default=None, help="default: 128 (2D), 4 (3D)")
     train.add_argument("--patch-size", type=int, default=None, help="patch edge along Y and X (default: 128 in 2D, 64 in 3D)")
     train.add_argument("--patch-depth", type=int, default=None, help="patch size along Z, 3D only (default 16)")
+    train.add_argument(
+        "--rays", type=int, default=None,
+        help="StarDist's rays (default: 32 in 2D, a multiple of 4; 96 in 3D, where fewer are faster)",
+    )
     train.add_argument(
         "--anisotropy", default=None, metavar="Z,Y,X",
         help="3D: voxel size along Z, Y, X (any unit, e.g. 2,1,1), for StarDist's rays; default: from the first "
@@ -225,7 +239,10 @@ def register(subparsers) -> None:
         "per image, pooled over images and averaged over images",
     )
     evaluate.add_argument("model", type=Path, help="segmentation model folder")
-    evaluate.add_argument("images", nargs="+", type=Path, help="images (2D or stacks of 2D frames, scored frame by frame)")
+    evaluate.add_argument(
+        "images", nargs="+", type=Path,
+        help="images (2D or stacks of 2D frames, scored frame by frame; a 3D model's volumes, scored as volumes)",
+    )
     evaluate.add_argument("--axes", default=None, help=SEG_AXES_HELP)
     evaluate.add_argument("--labels", nargs="+", type=Path, required=True, help="ground-truth instance masks, one per image")
     evaluate.add_argument(

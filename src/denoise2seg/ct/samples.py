@@ -15,7 +15,7 @@ def chest_ct_slice() -> CTVolume:
     It shows the spine, aorta and the top of both lungs; it ships inside pydicom, so it
     needs no download.
     """
-    get_testdata_file = import_ct("pydicom.data", "The CT sample").get_testdata_file
+    get_testdata_file = import_ct("pydicom.data", "Opening the CT sample").get_testdata_file
 
     path = get_testdata_file(CHEST)
     if path is None:

@@ -83,7 +83,7 @@ def read_nifti(path: str | Path) -> CTVolume:
     ``scl_slope``/``scl_inter`` are applied by nibabel, so a CT stored with a rescale
     comes back in HU. A 4D image with one volume is accepted.
     """
-    nib = import_ct("nibabel", "NIfTI files")
+    nib = import_ct("nibabel", "Reading and writing NIfTI files")
 
     path = Path(path)
     try:
@@ -222,7 +222,7 @@ def write_labels_nifti(path: str | Path, labels, spacing=(1.0, 1.0, 1.0), affine
     of the image they belong to; without it a diagonal affine of ``spacing`` (z, y, x mm)
     is used. The file name should end in ``.nii`` or ``.nii.gz``.
     """
-    nib = import_ct("nibabel", "NIfTI files")
+    nib = import_ct("nibabel", "Reading and writing NIfTI files")
 
     path = Path(path)
     if not (path.name.endswith(".nii") or path.name.endswith(".nii.gz")):
@@ -259,7 +259,7 @@ def write_labels_tiff(path: str | Path, labels, spacing=(1.0, 1.0, 1.0)) -> Path
 
 def write_volume_nifti(path: str | Path, volume: CTVolume) -> Path:
     """Write a :class:`CTVolume` as a float32 NIfTI image in HU (its affine, else a diagonal one of its spacing)."""
-    nib = import_ct("nibabel", "NIfTI files")
+    nib = import_ct("nibabel", "Reading and writing NIfTI files")
 
     path = Path(path)
     if not (path.name.endswith(".nii") or path.name.endswith(".nii.gz")):

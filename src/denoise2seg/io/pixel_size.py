@@ -17,6 +17,7 @@ import tifffile
 # TIFF ResolutionUnit values: 2 and 3 from TIFF 6.0, 4 and 5 as tifffile, OME and ImageJ read them.
 _UNITS = {2: "inch", 3: "cm", 4: "mm", 5: "um"}
 _UNIT_CODES = {name: code for code, name in _UNITS.items()}
+_NO_UNIT = 1
 _MICRON_NAMES = {"um", "µm", "μm", "micron", "microns", "micrometer", "micrometre"}
 
 
@@ -49,9 +50,9 @@ class PixelSize:
 
     def imwrite_arguments(self) -> tuple[dict, dict]:
         """``tifffile.imwrite`` keyword arguments and JSON-description entries that store this pixel size."""
-        arguments = {"resolution": (1 / self.x, 1 / self.y)}
-        if self.unit in _UNIT_CODES:
-            arguments["resolutionunit"] = _UNIT_CODES[self.unit]
+        # A unit TIFF has no code for (none, "nm"...) is written as "no unit" with its name in the
+        # description: left out, tifffile would write inches.
+        arguments = {"resolution": (1 / self.x, 1 / self.y), "resolutionunit": _UNIT_CODES.get(self.unit, _NO_UNIT)}
         description = {"unit": self.unit} if self.unit else {}
         if self.z is not None:
             description["spacing"] = self.z

@@ -31,7 +31,7 @@ _CROP = (slice(None), slice(2, 114), slice(1, 97))
 @lru_cache(maxsize=1)
 def _template() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """T1, brain mask, WM and GM probability of MNI152 2009a at 2 mm, ``(Z, Y, X)`` float32."""
-    datasets = import_ct("nilearn.datasets", "The synthetic MRI lesion sample (MNI152 template)")
+    datasets = import_ct("nilearn.datasets", "Making the synthetic MRI lesion sample (from the MNI152 template)")
     load_mni152_brain_mask, load_mni152_gm_template = datasets.load_mni152_brain_mask, datasets.load_mni152_gm_template
     load_mni152_template, load_mni152_wm_template = datasets.load_mni152_template, datasets.load_mni152_wm_template
 

@@ -63,7 +63,7 @@ def mean_average_surface_distance(mask_true: np.ndarray, mask_test: np.ndarray, 
     sampling = _spacing(spacing, pred.ndim)
     p, t = _as_monai(pred), _as_monai(truth)
     with _quiet_monai():
-        distance = import_ct("monai.metrics", "The lesion surface distances").compute_average_surface_distance
+        distance = import_ct("monai.metrics", "Measuring lesion surface distances").compute_average_surface_distance
         to_truth = distance(p, t, include_background=True, spacing=sampling)
         to_pred = distance(t, p, include_background=True, spacing=sampling)
     return float((to_truth + to_pred).item() / 2.0)
@@ -83,7 +83,7 @@ def normalized_surface_dice(
     if not pred.any() or not truth.any():
         return 0.0
     with _quiet_monai():
-        value = import_ct("monai.metrics", "The lesion surface distances").compute_surface_dice(
+        value = import_ct("monai.metrics", "Measuring lesion surface distances").compute_surface_dice(
             _as_monai(pred), _as_monai(truth), [float(tolerance)], include_background=True, spacing=_spacing(spacing, pred.ndim)
         )
     return float(value.item())

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from ..ct.lowdose.subjects import read_bundled_scan, resample_to_size, simulate_subject
 from ..ct.windowing import MEDIASTINUM
+from ..extras import MissingExtraError, ct_extra_message
+
+
+def require_ct_extra(sample: str) -> None:
+    """:class:`MissingExtraError` saying what to install for ``sample`` when the ct extra is missing (napari shows its message)."""
+    message = ct_extra_message(f"The {sample} sample", in_napari=True)
+    if message is not None:
+        raise MissingExtraError(message)
 
 
 def lowdose_ct_pair():
@@ -13,6 +21,7 @@ def lowdose_ct_pair():
     ``J2K_pixelrep_mismatch.dcm`` (deformed per slice); the doses are the defaults of
     :class:`~denoise2seg.ct.lowdose.DoseSimulation`. Shown in a soft-tissue window.
     """
+    require_ct_extra("low-dose CT")
     scan = resample_to_size(read_bundled_scan("head_a"), 256)
     subject = simulate_subject(scan, "head", n_slices=2, seed=0, repeats=1)
     pixel = subject.pixel_size_mm
@@ -29,6 +38,7 @@ def ct_synthetic_lesion():
     Ground-glass-like and consolidation-like lesions lie in the lung; the labels are their
     exact masks. Shown in the lung window, scaled by the voxel size.
     """
+    require_ct_extra("synthetic-lesion CT")
     from ..ct.samples import chest_ct_slice
     from ..ct.synthetic_lesions import synthetic_lesion_cases
     from ..ct.windowing import LUNG

@@ -95,7 +95,7 @@ class LADPWidget(QWidget):
         ]
         body = dock_layout(self, rows, [self.advanced, self.panel, self.segment_button, self.export_button])
         # Without the ct extra the widget opens and says what to install, instead of failing to load.
-        self.extra_notice = notice_missing_extra(body, ct_extra_message("LADP in napari"))
+        self.extra_notice = notice_missing_extra(body, ct_extra_message("LADP in napari", in_napari=True))
 
         self.panel.train_button.clicked.connect(self.start_training)
         self.segment_button.clicked.connect(self.segment)

@@ -120,7 +120,7 @@ class LowDoseCTWidget(QWidget):
         ])
         body = dock_layout(self, [("device", self.device_combo)], [train_box, adapt_box])
         # Without the ct extra the widget opens and says what to install, instead of failing to load.
-        self.extra_notice = notice_missing_extra(body, ct_extra_message("Pseudo-CT in napari"))
+        self.extra_notice = notice_missing_extra(body, ct_extra_message("Pseudo-CT in napari", in_napari=True))
 
         self.add_pair_button.clicked.connect(self.add_layer_subject)
         self.add_folder_button.clicked.connect(self._choose_folder)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..lesion.synthetic import synthetic_lesion_case
+from .ct_samples import require_ct_extra
 
 
 def mri_synthetic_lesion():
@@ -12,6 +13,7 @@ def mri_synthetic_lesion():
     deformed; the FLAIR-like channel is synthesised from the template's tissue maps (not
     a real FLAIR). The labels are the exact lesion masks; a brain mask comes too.
     """
+    require_ct_extra("synthetic-lesion MRI")
     case = synthetic_lesion_case(seed=2)
     common = {"colormap": "gray", "scale": case.spacing}
     return [

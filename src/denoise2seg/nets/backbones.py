@@ -112,7 +112,7 @@ class UNetBackbone(Backbone):
 
 def _import_smp():
     try:
-        smp = import_ct("segmentation_models_pytorch", "U-Net++ and PSPNet")
+        smp = import_ct("segmentation_models_pytorch", "Building the U-Net++ and PSPNet backbones")
     except MissingExtraError:
         raise
     except Exception as err:  # a torchvision built for another torch raises RuntimeError, not ImportError

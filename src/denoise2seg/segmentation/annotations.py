@@ -119,8 +119,12 @@ def collect_annotated_frames(
         mask = np.asarray(mask)
         spatial = image.shape if channels == 1 else image.shape[: image.ndim - frame_ndim] + image.shape[-ndim:]
         if mask.shape != spatial:
-            what = f"shape {image.shape}" if channels == 1 else f"shape {image.shape} ({channels} channels, so masks of {spatial})"
-            raise ValueError(f"label mask {i} has shape {mask.shape} but image {i} has {what}; they must match")
+            if channels == 1:
+                raise ValueError(f"label mask {i} has shape {mask.shape} but image {i} has shape {image.shape}; they must match")
+            raise ValueError(
+                f"label mask {i} has shape {mask.shape}, but image {i} of shape {image.shape} ({channels} channels) needs "
+                f"a mask of {spatial}, its shape without the channel axis"
+            )
         if not (np.issubdtype(mask.dtype, np.integer) or mask.dtype == bool):
             if not np.array_equal(mask, np.round(mask)):
                 raise ValueError(f"label mask {i} must hold integer instance ids, got dtype {mask.dtype} with fractions")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..io.config_record import ConfigRecord
@@ -29,7 +30,7 @@ def anisotropy_of(spacing: tuple[float, float, float] | None) -> tuple[float, fl
     if spacing is None:
         return None
     spacing = tuple(float(s) for s in spacing)
-    if len(spacing) != 3 or min(spacing) <= 0:
+    if len(spacing) != 3 or not all(math.isfinite(s) and s > 0 for s in spacing):
         raise ValueError(f"a voxel spacing is three positive sizes (Z, Y, X), got {spacing}")
     if max(spacing) == min(spacing):
         return None
@@ -134,7 +135,7 @@ class SegmentationConfig(ConfigRecord):
         if self.ndim == 3 and self.n_rays < 6:
             raise ValueError(f"StarDist 3D needs at least 6 rays, got {self.n_rays}")
         if self.anisotropy is not None:
-            if self.ndim != 3 or len(self.anisotropy) != 3 or min(self.anisotropy) <= 0:
+            if self.ndim != 3 or len(self.anisotropy) != 3 or not all(math.isfinite(a) and a > 0 for a in self.anisotropy):
                 raise ValueError(
                     f"anisotropy is the (Z, Y, X) voxel size of a 3D model, three positive numbers; got {self.anisotropy} "
                     f"for a {self.ndim}D model"

@@ -74,8 +74,8 @@ def read_bundled_scan(name: str) -> CTSlice:
     """Read one of :data:`BUNDLED_SCANS` from pydicom's installed test files, in HU."""
     if name not in BUNDLED_SCANS:
         raise ValueError(f"unknown bundled scan {name!r}; choose one of {sorted(BUNDLED_SCANS)}")
-    pydicom = import_ct("pydicom", "The bundled CT scans")
-    get_testdata_file = import_ct("pydicom.data", "The bundled CT scans").get_testdata_file
+    pydicom = import_ct("pydicom", "Reading the bundled CT scans")
+    get_testdata_file = import_ct("pydicom.data", "Reading the bundled CT scans").get_testdata_file
 
     filename, description = BUNDLED_SCANS[name]
     path = get_testdata_file(filename, download=False)
