@@ -118,7 +118,7 @@ def test_a_3d_model_trains_on_a_volume_with_the_files_voxel_size_and_segments_vo
              "--out", str(tmp_path / "model"), "--device", "cpu", "--seed", "0", *tiny]
     assert main(train) == 0
     printed = capsys.readouterr().out
-    assert "axes ZYX (guessed" in printed and "anisotropy (2.0, 1.0, 1.0)" in printed
+    assert "axes ZYX (stored in the file" in printed and "anisotropy (2.0, 1.0, 1.0)" in printed
     model = SegmentationModel.load(tmp_path / "model", device="cpu")
     assert model.config.ndim == 3 and model.config.anisotropy == (2.0, 1.0, 1.0)
 
@@ -176,3 +176,20 @@ def test_3d_options_that_cannot_apply_are_refused_with_what_to_do(tmp_path, caps
                  "--patch-depth", "8", "--depth", "1", "--n-filters", "4", "--method", "stardist"]) == 0
     assert "isotropic voxels are assumed" in capsys.readouterr().out
     assert SegmentationModel.load(tmp_path / "m", device="cpu").config.n_rays == 16
+
+
+def test_axes_stored_in_an_imagej_file_are_used_instead_of_a_guess(tmp_path, capsys):
+    noisy, _, labels = synthetic_nuclei((64, 64), n_objects=6, noise_sigma=20, seed=6)
+    frames = np.stack([noisy, noisy[::-1], noisy[:, ::-1]]).astype(np.float32)
+    # Three frames look like three channels by their shape alone; Fiji's hyperstack says they are frames.
+    tifffile.imwrite(tmp_path / "movie.tif", frames, imagej=True, metadata={"axes": "TYX"})
+    tifffile.imwrite(tmp_path / "movie_mask.tif", np.stack([labels, labels[::-1], labels[:, ::-1]]))
+    tiny = ["--epochs", "1", "--steps", "2", "--batch-size", "2", "--patch-size", "32", "--depth", "1", "--n-filters", "4"]
+    assert main(["seg", "train", str(tmp_path / "movie.tif"), "--labels", str(tmp_path / "movie_mask.tif"),
+                 "--out", str(tmp_path / "model"), "--device", "cpu", "--seed", "0", *tiny]) == 0
+    assert "axes TYX (stored in the file" in capsys.readouterr().out
+    assert SegmentationModel.load(tmp_path / "model", device="cpu").config.channels == 1
+    tifffile.imwrite(tmp_path / "plain.tif", frames)
+    assert main(["seg", "predict", str(tmp_path / "model"), str(tmp_path / "plain.tif"), "--out", str(tmp_path / "out"),
+                 "--device", "cpu"]) == 2
+    assert "axes CYX (guessed" in capsys.readouterr().out

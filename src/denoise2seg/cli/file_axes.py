@@ -1,4 +1,4 @@
-"""The axes of the TIFF files a command reads: given with ``--axes`` or guessed and shown."""
+"""The axes of the TIFF files a command reads: given with ``--axes``, stored in the file, or guessed, and shown."""
 
 from __future__ import annotations
 
@@ -8,14 +8,17 @@ from typing import Sequence
 import numpy as np
 
 from ..data.axes import as_frames, channel_count, check_axes, check_frames_axes, guess_axes, parse_axes_list
+from ..io.tiff import stored_axes
 
 
 def file_axes(paths: Sequence[Path], images: Sequence[np.ndarray], given: str | None, *, spatial_ndim: int) -> list[str]:
-    """The checked axes of each file: ``given`` (one for all or one per file, comma-separated) or guessed.
+    """The checked axes of each file: ``given`` (one for all or one per file, comma-separated), else stored, else guessed.
 
-    A guess (:func:`denoise2seg.data.axes.guess_axes`) is printed with the file's shape, so
-    the user sees how the file is read; a file whose shape does not fit its axes raises
-    ``ValueError`` naming the file, its shape and the axes.
+    Axes the file declares (an ImageJ hyperstack's, an OME-TIFF's, this package's outputs';
+    :func:`denoise2seg.io.tiff.stored_axes`) are used when they fit its image, otherwise
+    they are guessed (:func:`denoise2seg.data.axes.guess_axes`); either is printed with the
+    file's shape, so the user sees how the file is read. A file whose shape does not fit
+    its axes raises ``ValueError`` naming the file, its shape and the axes.
     """
     axes = parse_axes_list(given, len(paths)) if given is not None else [None] * len(paths)
     checked = []
@@ -26,11 +29,16 @@ def file_axes(paths: Sequence[Path], images: Sequence[np.ndarray], given: str | 
                 "for 2D images train and use a 2D model (without --ndim 3)"
             )
         if chosen is None:
-            try:
-                chosen = guess_axes(image.shape, spatial_ndim=spatial_ndim)
-            except ValueError as err:
-                raise ValueError(f"{path}: {err}") from err
-            print(f"{path}: shape {image.shape}, axes {chosen} (guessed; give --axes to choose others)")
+            stored = stored_axes(path) if Path(path).is_file() else None
+            if stored is not None and len(stored) == np.ndim(image):
+                chosen = stored
+                print(f"{path}: shape {image.shape}, axes {chosen} (stored in the file; give --axes to choose others)")
+            else:
+                try:
+                    chosen = guess_axes(image.shape, spatial_ndim=spatial_ndim)
+                except ValueError as err:
+                    raise ValueError(f"{path}: {err}") from err
+                print(f"{path}: shape {image.shape}, axes {chosen} (guessed; give --axes to choose others)")
         checked.append(check_axes(chosen, image.shape, name=str(path), spatial_ndim=spatial_ndim))
     return checked
 

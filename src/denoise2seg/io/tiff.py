@@ -38,6 +38,24 @@ def read_tiff(path: str | Path) -> np.ndarray:
         ) from err
 
 
+def stored_axes(path: str | Path) -> str | None:
+    """The axes a TIFF declares for its image (as :func:`read_tiff` returns it), or ``None`` when it declares none.
+
+    An ImageJ hyperstack, an OME-TIFF and a file with ``axes`` in its shaped description
+    (this package's outputs, tifffile's) declare them; their colour samples (``S``) are
+    channels (``C``). Axes with letters outside ``T, Z, C, Y, X`` (tifffile's ``Q``,
+    ``I`` for unknown or plain sequences) count as none.
+    """
+    with tifffile.TiffFile(path) as tif:
+        described = tif.is_shaped and any("axes" in meta for meta in tif.shaped_metadata or ())
+        if not (tif.is_imagej or tif.is_ome or described):
+            return None
+        axes = tif.series[0].axes.replace("S", "C")
+    if set(axes) - set("TZCYX") or len(set(axes)) != len(axes):
+        return None
+    return axes
+
+
 def read_tiffs(paths: Iterable[str | Path]) -> list[np.ndarray]:
     """Read several TIFF files in order (see :func:`read_tiff`)."""
     return [read_tiff(path) for path in paths]
