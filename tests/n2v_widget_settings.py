@@ -1,10 +1,10 @@
 """Settings that make a training in the N2V widget take seconds (tiny network, few steps), for GUI tests."""
 
 
-def set_tiny(widget, steps: int = 5, batch: int = 4) -> None:
-    """Put the N2V widget at 16-pixel patches, 1 epoch of ``steps`` steps of ``batch`` patches, depth 1, 8 filters, on the CPU."""
-    widget.patch_spin.setValue(16)
-    widget.epochs_spin.setValue(1)
+def set_tiny(widget, steps: int = 5, batch: int = 4, *, patch: int = 16, epochs: int = 1) -> None:
+    """Put the N2V widget at ``epochs`` of ``steps`` steps of ``batch`` patches of ``patch`` pixels, depth 1, 8 filters, on the CPU."""
+    widget.patch_spin.setValue(patch)
+    widget.epochs_spin.setValue(epochs)
     widget.steps_spin.setValue(steps)
     widget.batch_spin.setValue(batch)
     widget.depth_spin.setValue(1)

@@ -6,6 +6,7 @@ import pytest
 from denoise2seg.n2v import N2VModel
 from denoise2seg.napari.n2v_widget import DENOISED_LAYER, current_n2v_folder
 from denoise2seg.napari.sample_data import nuclei_sigma20
+from n2v_widget_settings import set_tiny as shared_tiny
 
 pytestmark = pytest.mark.gui
 N2V = "Train denoiser (N2V)"
@@ -22,14 +23,8 @@ def widget_on_sample_crop(make_napari_viewer, open_widget, size: int):
 
 
 def set_tiny(widget, epochs=2, steps=10):
-    widget.patch_spin.setValue(32)
-    widget.epochs_spin.setValue(epochs)
-    widget.steps_spin.setValue(steps)
-    widget.batch_spin.setValue(8)
-    widget.depth_spin.setValue(1)
-    widget.filters_spin.setValue(8)
-    widget.preview_spin.setValue(5)
-    widget.device_combo.setCurrentText("cpu")
+    """The shared tiny settings with 32-pixel patches of batch 8: this file's sample crops train on them."""
+    shared_tiny(widget, steps, 8, patch=32, epochs=epochs)
 
 
 def test_training_shows_a_changing_denoised_layer_and_writes_a_model(make_napari_viewer, open_widget, qtbot, tmp_path):
