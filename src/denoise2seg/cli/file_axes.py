@@ -7,7 +7,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..data.axes import as_frames, channel_count, check_axes, check_frames_axes, guess_axes, parse_axes_list
+from ..data.axes import check_axes, guess_axes, parse_axes_list
+from ..data.axes import segmentation_frames as frames_of_axes
 from ..io.tiff import stored_axes
 
 
@@ -56,25 +57,12 @@ def segmentation_frames(
 
     Frames are 2D images (``YX``, stacks ``TYX``), or volumes (``ZYX``, stacks ``TZYX``)
     for a 3D model, channels first when the axes hold ``C`` (``CYX``, RGB ``YXC``...).
-    The axes come from :func:`file_axes`. ``channels`` is the count the caller needs
-    (a model's; ``None``: any, the same for every file): with 1, axes with channels are
-    refused saying ``single_channel`` (a 2-channel ``(2, Y, X)`` file is not two frames
-    unless the user says ``--axes TYX``); another count is refused naming both.
+    The axes come from :func:`file_axes`; ``channels`` and ``single_channel`` as in
+    :func:`denoise2seg.data.axes.segmentation_frames` (a 2-channel ``(2, Y, X)`` file is
+    not two frames unless the user says ``--axes TYX``).
     """
-    frames, counts = [], []
-    for path, image, axes in zip(paths, images, file_axes(paths, images, given, spatial_ndim=spatial_ndim)):
-        choose = "give --axes TYX" if spatial_ndim == 2 else "give --axes TZYX"
-        check_frames_axes(
-            axes, image.shape, name=str(path), choose=choose, spatial_ndim=spatial_ndim, channels=channels != 1,
-            single_channel=single_channel,
-        )
-        count = channel_count(image.shape, axes)
-        wanted = channels if channels is not None else (counts[0] if counts else count)
-        if count != wanted:
-            raise ValueError(
-                f"{path} with axes {axes} has {count} channel{'s' if count != 1 else ''}, but "
-                + (f"the model takes {wanted}" if channels is not None else f"{paths[0]} has {wanted}; give images of one channel count")
-            )
-        counts.append(count)
-        frames.append(as_frames(image, axes, spatial_ndim=spatial_ndim))
-    return frames, counts[0] if counts else 1
+    axes = file_axes(paths, images, given, spatial_ndim=spatial_ndim)
+    return frames_of_axes(
+        images, axes, [str(p) for p in paths], spatial_ndim=spatial_ndim, channels=channels,
+        single_channel=single_channel, choose="give --axes TYX" if spatial_ndim == 2 else "give --axes TZYX",
+    )

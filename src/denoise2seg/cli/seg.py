@@ -144,7 +144,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     model = SegmentationModel.load(args.model, device=args.device)
     images, _ = read_frames(args.images, args.axes, ndim=model.ndim, channels=model.channels)
     for path, image, mask in zip(args.images, images, masks):
-        spatial = image.shape if model.channels == 1 else image.shape[: image.ndim - model.config.frame_ndim] + image.shape[-model.ndim :]
+        spatial = model.labels_shape(image.shape)
         if mask.shape != spatial:
             needs = f"a mask of {spatial}" + (" (its shape without the channel axis)" if model.channels > 1 else "")
             raise ValueError(f"the label mask for {path} has shape {mask.shape}; the image of shape {image.shape} needs {needs}")

@@ -170,6 +170,42 @@ def as_frames(image: np.ndarray, axes: str, *, spatial_ndim: int = 2) -> np.ndar
     return samples if _sample_letters(axes, spatial_ndim) else samples[0]
 
 
+def segmentation_frames(
+    images: Sequence[np.ndarray],
+    axes: Sequence[str],
+    names: Sequence[str],
+    *,
+    spatial_ndim: int = 2,
+    channels: int | None = None,
+    single_channel: str = "this model takes single-channel images",
+    choose: str = "give the axes TYX",
+) -> tuple[list[np.ndarray], int]:
+    """Images with checked ``axes`` (one string each, ``names`` for messages) as segmenter frames, and their channel count.
+
+    Each image is checked by :func:`check_frames_axes` (channels allowed unless
+    ``channels`` is 1; ``single_channel`` and ``choose`` as there) and put into frames by
+    :func:`as_frames`. ``channels`` is the count the caller needs (a model's; ``None``:
+    any, the same for every image); another count raises ``ValueError`` naming the image,
+    its axes and both counts.
+    """
+    frames, counts = [], []
+    for image, image_axes, name in zip(images, axes, names):
+        check_frames_axes(
+            image_axes, np.shape(image), name=name, choose=choose, spatial_ndim=spatial_ndim, channels=channels != 1,
+            single_channel=single_channel,
+        )
+        count = channel_count(np.shape(image), image_axes)
+        wanted = channels if channels is not None else (counts[0] if counts else count)
+        if count != wanted:
+            raise ValueError(
+                f"{name} with axes {image_axes} has {count} channel{'s' if count != 1 else ''}, but "
+                + (f"the model takes {wanted}" if channels is not None else f"{names[0]} has {wanted}; give images of one channel count")
+            )
+        counts.append(count)
+        frames.append(as_frames(image, image_axes, spatial_ndim=spatial_ndim))
+    return frames, counts[0] if counts else 1
+
+
 def parse_axes_list(text: str, count: int) -> list[str]:
     """Axes for ``count`` images from ``text``: one axes string for all, or ``count`` separated by commas.
 
@@ -215,6 +251,11 @@ def _model_order(axes: str, spatial_ndim: int) -> list[int]:
     """Positions in ``axes`` of the sample axes (in their order), ``C`` when present, then the spatial axes."""
     letters = _sample_letters(axes, spatial_ndim) + (["C"] if "C" in axes else []) + list(spatial_letters(spatial_ndim))
     return [axes.index(a) for a in letters]
+
+
+def without_channel(values: Sequence, axes: str) -> tuple:
+    """``values`` (one per letter of ``axes``: sizes, offsets, slices) without the one of ``C``: those of a label image."""
+    return tuple(value for value, letter in zip(values, axes) if letter != "C")
 
 
 def channel_count(shape: Sequence[int], axes: str) -> int:

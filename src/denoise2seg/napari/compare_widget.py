@@ -133,7 +133,7 @@ class CompareWidget(QWidget):
         try:
             layers = self.image_list.chosen()
             axes = self.axes_edit.axes(layers)
-            images = frames_of_layers(
+            images, _ = frames_of_layers(
                 layers, axes, for_training=True, single_channel="the scheme comparison takes single-channel images"
             )
             labels_layer = chosen_annotations(self.viewer, self.labels_combo)

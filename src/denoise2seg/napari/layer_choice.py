@@ -10,7 +10,9 @@ import numpy as np
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QAbstractItemView, QComboBox, QLineEdit, QListWidget, QListWidgetItem
 
-from ..data.axes import as_frames, channel_count, check_axes, check_frames_axes, from_samples, guess_axes, parse_axes_list
+from ..data.axes import (
+    as_frames, check_axes, from_samples, guess_axes, parse_axes_list, segmentation_frames, without_channel,
+)
 from ..validation import check_varies
 
 NO_LAYER = "(none)"
@@ -246,34 +248,22 @@ def frames_of_layers(
     spatial_ndim: int = 2,
     channels: int | None = 1,
     single_channel: str = "segmentation with this model takes single-channel images",
-) -> list[np.ndarray]:
-    """Image layers read with ``axes`` as frames or stacks of frames, for the segmenters.
+) -> tuple[list[np.ndarray], int]:
+    """Image layers read with ``axes`` as frames or stacks of frames, for the segmenters, and their channel count.
 
     Frames are 2D images (``YX``, stacks ``TYX``) or, for a 3D model (``spatial_ndim``
     3), volumes (``ZYX``, stacks ``TZYX``), channels first when the axes hold ``C``
     (``CYX``, RGB ``YXC``), returned in that axis order. ``channels`` is the channel
     count needed (``None``: any, the same for every layer). With 1, axes with channels
     are refused naming the layer, its shape, ``single_channel`` and that ``TYX`` in
-    "Axes" reads the axis as frames (:func:`~denoise2seg.data.axes.check_frames_axes`),
+    "Axes" reads the axis as frames (:func:`~denoise2seg.data.axes.segmentation_frames`),
     so channels are never segmented as frames. ``for_training`` as in :func:`images_of`.
     """
     arrays = images_of(layers, for_training=for_training, axes=axes)
-    frames, counts = [], []
-    for layer, array, layer_axes in zip(layers, arrays, axes):
-        name = f"layer {layer.name!r}"
-        choose = 'write TYX in "Axes"' if spatial_ndim == 2 else 'write TZYX in "Axes"'
-        check_frames_axes(
-            layer_axes, array.shape, name=name, choose=choose, spatial_ndim=spatial_ndim, channels=channels != 1,
-            single_channel=single_channel,
-        )
-        count = channel_count(array.shape, layer_axes)
-        wanted = channels if channels is not None else (counts[0] if counts else count)
-        if count != wanted:
-            whose = "the model takes" if channels is not None else f"layer {layers[0].name!r} has"
-            raise ValueError(f"{name} with axes {layer_axes} has {count} channel(s), but {whose} {wanted}")
-        counts.append(count)
-        frames.append(as_frames(array, layer_axes, spatial_ndim=spatial_ndim))
-    return frames
+    return segmentation_frames(
+        arrays, axes, [f"layer {layer.name!r}" for layer in layers], spatial_ndim=spatial_ndim, channels=channels,
+        single_channel=single_channel, choose='write TYX in "Axes"' if spatial_ndim == 2 else 'write TZYX in "Axes"',
+    )
 
 
 @dataclass(frozen=True)
@@ -296,8 +286,12 @@ class FrameWindow:
 
     def frame(self, data) -> np.ndarray:
         """The window of ``data`` (an array of the layer's shape) as one frame, spatial axes in the model's order, channels first."""
-        frames = as_frames(np.asarray(data[self.window]), self.axes, spatial_ndim=self.spatial_ndim)
-        return frames[0] if frames.ndim > self.spatial_ndim + ("C" in self.axes) else frames
+        return self._one_frame(data[self.window], self.axes)
+
+    def _one_frame(self, window_data, axes: str) -> np.ndarray:
+        """``window_data`` (1 on its sample axis, if any) with ``axes`` as one frame."""
+        frames = as_frames(np.asarray(window_data), axes, spatial_ndim=self.spatial_ndim)
+        return frames[0] if frames.ndim > self.spatial_ndim + ("C" in axes) else frames
 
     @property
     def labels_axes(self) -> str:
@@ -307,18 +301,16 @@ class FrameWindow:
     @property
     def labels_offset(self) -> tuple[int, ...]:
         """:attr:`offset` without the channel axis: where labels of this window lie."""
-        return tuple(o for o, letter in zip(self.offset, self.axes) if letter != "C")
+        return without_channel(self.offset, self.axes)
 
     def labels_to_layer(self, labels: np.ndarray) -> np.ndarray:
         """Labels of :meth:`frame`'s spatial shape back in the layer's axes without ``C`` (1 on the sample axis)."""
-        shape = tuple(n for n, letter in zip(self.shape, self.axes) if letter != "C")
+        shape = without_channel(self.shape, self.axes)
         return from_samples(np.asarray(labels)[None, None], self.labels_axes, shape, spatial_ndim=self.spatial_ndim)
 
     def labels_frame(self, labels) -> np.ndarray:
         """The window of a label image of the layer's shape without ``C`` (the image's annotations, its ground truth)."""
-        window = tuple(w for w, letter in zip(self.window, self.axes) if letter != "C")
-        frames = as_frames(np.asarray(labels[window]), self.labels_axes, spatial_ndim=self.spatial_ndim)
-        return frames[0] if frames.ndim > self.spatial_ndim else frames
+        return self._one_frame(labels[without_channel(self.window, self.axes)], self.labels_axes)
 
 
 def frame_window(viewer: napari.Viewer, layer, axes: str, *, spatial_ndim: int = 2) -> FrameWindow:

@@ -231,7 +231,9 @@ class PredictWidget(QWidget):
                 sample_axes = "STZ" if model.config.ndim == 2 else "ST"
             else:
                 frame_ndim = model.config.frame_ndim
-                images = frames_of_layers(layers, self.axes_edit.axes(layers), spatial_ndim=model.ndim, channels=model.channels)
+                images, _ = frames_of_layers(
+                    layers, self.axes_edit.axes(layers), spatial_ndim=model.ndim, channels=model.channels
+                )
         except (ValueError, ModelFolderError) as err:
             show_error(f"Predict: {err}")
             return
@@ -242,8 +244,7 @@ class PredictWidget(QWidget):
             tile_shape = "auto" if tile else None
         if kind == SEGMENTATION_KIND:
             # Labels have the frames' spatial shape: a multi-channel image's labels have no channel axis.
-            shapes = [image.shape[: image.ndim - frame_ndim] + image.shape[image.ndim - model.ndim :] for image in images]
-            outputs = [np.zeros(shape, np.int32) for shape in shapes]
+            outputs = [np.zeros(model.labels_shape(image.shape), np.int32) for image in images]
         else:
             outputs = [np.zeros(image.shape, np.float32) for image in images]
         names = [f"{layer.name} {RESULT_SUFFIX[kind]}" for layer in layers]

@@ -13,7 +13,7 @@ from qtpy.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdi
 
 from ..metrics import InstanceScores, score_image
 from ..segmentation import SCHEMES, SegmentationConfig, SegmentationModel, train_segmentation
-from ..data.axes import as_frames, channel_count
+from ..data.axes import as_frames, without_channel
 from ..segmentation.config import FINETUNE_SCHEMES, anisotropy_of
 from ..training import TrainingEvent
 from ..training.state import has_training_state
@@ -35,9 +35,9 @@ _DEFAULTS = {f.name: f.default for f in fields(SegmentationConfig)}
 _BY_NDIM = {ndim: SegmentationConfig(ndim=ndim) for ndim in (2, 3)}
 
 
-def labels_shape(layer, axes: str) -> tuple[int, ...]:
+def layer_labels_shape(layer, axes: str) -> tuple[int, ...]:
     """The shape of a label image of ``layer`` with ``axes``: the layer's shape without its channel axis."""
-    return tuple(n for n, letter in zip(np.shape(layer.data), axes) if letter != "C")
+    return without_channel(np.shape(layer.data), axes)
 
 
 def annotations_of(labels, name: str, layers: list, axes: list[str], spatial_ndim: int) -> list[np.ndarray]:
@@ -51,7 +51,7 @@ def annotations_of(labels, name: str, layers: list, axes: list[str], spatial_ndi
     labels = np.asarray(labels)
     merged = []
     for layer, layer_axes in zip(layers, axes):
-        wanted = labels_shape(layer, layer_axes)
+        wanted = layer_labels_shape(layer, layer_axes)
         if "C" in layer_axes and labels.shape == tuple(np.shape(layer.data)):
             layer_labels = labels.max(axis=layer_axes.index("C"))
         elif labels.shape == wanted:
@@ -77,7 +77,7 @@ def ground_truth_window(truth_layer, window: FrameWindow) -> np.ndarray:
     """
     source = window.source
     truth = np.asarray(truth_layer.data)
-    wanted = labels_shape(source, window.axes)
+    wanted = layer_labels_shape(source, window.axes)
     if truth.shape != wanted:
         raise ValueError(
             f"the ground truth {truth_layer.name!r} has shape {truth.shape} but the segmented image {source.name!r} "
@@ -293,7 +293,7 @@ class SegmentationWidget(QWidget):
         labels_layer = chosen_annotations(self.viewer, self.labels_combo)
         if labels_layer.name != SEGMENTATION_LAYER:
             return labels_layer, annotations_of(labels_layer.data, labels_layer.name, layers, axes, spatial_ndim)
-        corrected = window_on_image(labels_layer, layers[0], labels_shape(layers[0], axes[0]))
+        corrected = window_on_image(labels_layer, layers[0], layer_labels_shape(layers[0], axes[0]))
         labels = annotations_of(corrected, SEGMENTATION_LAYER, layers, axes, spatial_ndim)
         if CORRECTED_LAYER in self.viewer.layers:
             self.viewer.layers.remove(CORRECTED_LAYER)
@@ -306,10 +306,10 @@ class SegmentationWidget(QWidget):
             layers = self.image_list.chosen()
             axes = self.axes_edit.axes(layers)
             ndim = spatial_ndim_of(axes)
-            images = frames_of_layers(layers, axes, for_training=True, spatial_ndim=ndim, channels=None)
+            images, channels = frames_of_layers(layers, axes, for_training=True, spatial_ndim=ndim, channels=None)
             spatial_scale = tuple(s for s, letter in zip(layers[0].scale, axes[0]) if letter in "ZYX")
             anisotropy = anisotropy_of(spatial_scale) if ndim == 3 else None
-            config = self.config(ndim, anisotropy, channel_count(np.shape(layers[0].data), axes[0]))
+            config = self.config(ndim, anisotropy, channels)
             n2v = self.n2v_folder() if config.uses_n2v and resume is None else None
             if resume is None and config.uses_n2v and n2v is None:
                 raise ValueError(f"scheme {config.scheme!r} needs an N2V model: train one in the N2V widget or choose its folder")

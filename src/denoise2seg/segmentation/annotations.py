@@ -57,6 +57,14 @@ def frames_of(images, ndim: int = 2, name: str = "image") -> list[tuple[np.ndarr
     return frames
 
 
+def labels_shape(image_shape: tuple[int, ...], *, ndim: int, channels: int) -> tuple[int, ...]:
+    """The shape of the labels of an image of ``image_shape``: the image's, less the channel axis before its ``ndim`` spatial axes when ``channels`` > 1."""
+    image_shape = tuple(image_shape)
+    if channels == 1:
+        return image_shape
+    return image_shape[: len(image_shape) - ndim - 1] + image_shape[len(image_shape) - ndim :]
+
+
 def annotated_region(labels: np.ndarray, margin: int) -> tuple[slice, ...] | None:
     """Bounding box of the objects in a 2D or 3D ``labels`` grown by ``margin`` in every axis, clipped; None without objects."""
     coordinates = np.nonzero(labels)
@@ -117,7 +125,7 @@ def collect_annotated_frames(
             continue
         image = check_image(image, ndim=(frame_ndim, frame_ndim + 1), name=f"image {i}")
         mask = np.asarray(mask)
-        spatial = image.shape if channels == 1 else image.shape[: image.ndim - frame_ndim] + image.shape[-ndim:]
+        spatial = labels_shape(image.shape, ndim=ndim, channels=channels)
         if mask.shape != spatial:
             if channels == 1:
                 raise ValueError(f"label mask {i} has shape {mask.shape} but image {i} has shape {image.shape}; they must match")

@@ -14,6 +14,7 @@ from ..n2v import N2VModel
 from ..prediction import predict_tiled
 from ..training import choose_device
 from ..validation import check_image
+from .annotations import labels_shape
 from .config import SegmentationConfig
 from .networks import build_network, receptive_radius
 from .postprocess_process import stardist_instances
@@ -112,6 +113,10 @@ class SegmentationModel:
         """Channels of the input images (1: grey, frames without a channel axis)."""
         return self.config.channels
 
+    def labels_shape(self, image_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape of :meth:`predict`'s labels for an image of ``image_shape`` (the image's, less its channel axis)."""
+        return labels_shape(image_shape, ndim=self.ndim, channels=self.channels)
+
     def network_input(self, frame: np.ndarray, tile_shape: tuple[int, ...] | str | None = "auto") -> np.ndarray:
         """The normalised (and, for sequential schemes, N2V-denoised) frame the network sees, ``(C, *spatial)``."""
         if self.config.denoises_input:
@@ -195,5 +200,5 @@ class SegmentationModel:
         if image.ndim > self.config.frame_ndim:
             return np.stack([self.predict(frame, tile_shape) for frame in image])
         if image.min() == image.max():
-            return np.zeros(image.shape[image.ndim - self.ndim :], np.int32)
+            return np.zeros(self.labels_shape(image.shape), np.int32)
         return self.instances(self.predict_probabilities(image, tile_shape))

@@ -144,7 +144,8 @@ def nms_candidates(
     """Polygons (polyhedra in 3D) surviving stardist's NMS among pixels with ``prob > prob_floor``.
 
     ``prob`` is ``(Y, X)`` or ``(Z, Y, X)``, ``dist`` ``(n_rays, *spatial)``; in 3D the
-    rays are :func:`rays_3d` of ``anisotropy``. Returns ``(points, probs, dists)``. Greedy NMS visits candidates by decreasing probability, so the survivors
+    rays are :func:`rays_3d` of ``anisotropy``. Returns ``(points, probs, dists)``.
+    Greedy NMS visits candidates by decreasing probability, so the survivors
     for any higher probability threshold are exactly these survivors above it: one NMS
     per ``nms_thresh`` serves a whole sweep of probability thresholds. For the same
     reason, keeping only the most probable ``MAX_CANDIDATE_FRACTION`` of pixels (at most
