@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> str:
         f"U-Net depth {config.depth}, {config.n_filters} filters; batch {config.batch_size} of "
         f"{config.patch_size}x{config.patch_size}; {config.epochs} epochs x {config.steps_per_epoch} steps; "
         f"lr {config.learning_rate:g} ({config.lr_schedule}); {config.normalization} normalisation; "
+        f"weight average {'decay ' + format(config.ema_decay, 'g') if config.ema_decay else 'off'}; "
         f"{'N2V2; ' if config.n2v2 else ''}device {args.device}"
     )
     table = "\n".join(rows) + f"\n\nSettings: {settings}.\n\n{provenance_line()}"

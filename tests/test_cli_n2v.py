@@ -46,7 +46,8 @@ def test_demo_prints_psnr_and_ssim_and_writes_model_and_image(tmp_path, capsys):
     rows = {line.split()[0]: line.split()[1:] for line in printed.splitlines() if line.startswith(("noisy", "denoised"))}
     assert float(rows["noisy"][0]) == pytest.approx(22.1, abs=0.3)  # sigma 20 on the 0-255 scale
     assert tifffile.imread(out / "denoised.tif").shape == (512, 512)
-    assert N2VModel.load(out / "model", device="cpu").config.ndim == 2
+    config = N2VModel.load(out / "model", device="cpu").config
+    assert config.ndim == 2 and config.ema_decay == 0.99
 
 
 def test_errors_are_reported_without_a_traceback(tmp_path, noisy_tiffs, capsys):
@@ -156,3 +157,15 @@ def test_blind_spot_share_and_window_are_options(tmp_path, noisy_tiffs):
     assert main(["n2v", "train", str(noisy_tiffs[0]), "--out", str(model_dir), *TINY, "--masked-fraction", "0.00784", "--radius", "5"]) == 0
     config = N2VModel.load(model_dir, device="cpu").config
     assert (config.masked_fraction, config.neighborhood_radius) == (0.00784, 5)
+
+
+def test_weight_average_is_an_option_and_zero_turns_it_off(tmp_path, noisy_tiffs, capsys):
+    averaged, plain = tmp_path / "averaged", tmp_path / "plain"
+    assert main(["n2v", "train", str(noisy_tiffs[0]), "--out", str(averaged), *TINY, "--ema-decay", "0.9"]) == 0
+    assert N2VModel.load(averaged, device="cpu").config.ema_decay == 0.9
+    assert main(["n2v", "train", str(noisy_tiffs[0]), "--out", str(plain), *TINY, "--ema-decay", "0"]) == 0
+    assert N2VModel.load(plain, device="cpu").config.ema_decay is None
+    with pytest.raises(SystemExit):
+        main(["n2v", "train", str(noisy_tiffs[0]), "--out", str(tmp_path / "bad"), *TINY, "--ema-decay", "1.5"])
+    assert "between 0 and 1" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

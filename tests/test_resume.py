@@ -54,6 +54,25 @@ def test_n2v_stopped_and_resumed_ends_as_an_uninterrupted_run(tmp_path, nuclei_c
     assert all(torch.allclose(full_adam[k]["exp_avg_sq"], resumed_adam[k]["exp_avg_sq"]) for k in full_adam)
 
 
+def test_n2v_with_weight_average_stopped_and_resumed_ends_as_an_uninterrupted_run(tmp_path, nuclei_crop):
+    image = nuclei_crop[0][:64, :64]
+    config = N2VConfig(**{**N2V_CONFIG.to_dict(), "ema_decay": 0.9})
+    for _ in train_n2v(image, config, out_dir=tmp_path / "full", device="cpu"):
+        pass
+    _run_until(train_n2v(image, config, out_dir=tmp_path / "stopped", device="cpu"), 7)
+
+    for _ in train_n2v(image, device="cpu", resume=tmp_path / "stopped"):
+        pass
+
+    for which in ("best", "last"):
+        full, resumed = load_weights(tmp_path / "full", which), load_weights(tmp_path / "stopped", which)
+        assert _largest_difference(full, resumed) < 1e-6
+    assert _largest_difference(load_weights(tmp_path / "full", "best"), load_weights(tmp_path / "full", "last")) > 1e-4
+    without = N2VConfig(**{**config.to_dict(), "ema_decay": None, "epochs": 4})
+    with pytest.raises(ValueError, match="ema_decay 0.9 -> None"):
+        next(train_n2v(image, without, device="cpu", resume=tmp_path / "stopped"))
+
+
 def test_n2v_resume_into_another_folder_leaves_the_first_unchanged(tmp_path, nuclei_crop):
     image = nuclei_crop[0][:64, :64]
     _run_until(train_n2v(image, N2V_CONFIG, out_dir=tmp_path / "first", device="cpu"), 6)

@@ -137,3 +137,28 @@ def test_a_run_that_fails_before_its_first_step_writes_nothing(tmp_path):
     with pytest.raises(RuntimeError, match="data source failed"):
         list(run_training(LinearTask(fail_at=1), Schedule(epochs=2, steps_per_epoch=3), out_dir=tmp_path / "model"))
     assert not (tmp_path / "model").exists()
+
+
+def test_weight_average_is_what_validation_and_the_best_weights_see(tmp_path):
+    decay = 0.8
+    task = LinearTask()
+    events = run_training(task, Schedule(epochs=2, steps_per_epoch=5, learning_rate=0.05, ema_decay=decay), out_dir=tmp_path)
+    for event in events:
+        if event.kind == "step":
+            raw = {name: value.detach().clone() for name, value in task.model.named_parameters()}
+            # The average starts at the weights after the first step.
+            average = raw if event.step == 1 else {name: decay * average[name] + (1 - decay) * raw[name] for name in raw}
+        if event.kind == "epoch":
+            prediction = task.x * average["weight"][0, 0] + average["bias"][0]
+            assert event.val_loss == pytest.approx(float(((prediction - 3 * task.x) ** 2).mean()), rel=1e-5)
+            # Training goes on from the raw weights.
+            assert torch.equal(task.model.weight.detach(), raw["weight"])
+    best = _weights(tmp_path, "weights.safetensors")
+    assert all(torch.allclose(best[name], average[name], atol=1e-6) for name in raw)
+    assert not torch.allclose(best["weight"], raw["weight"])
+    assert torch.equal(_weights(tmp_path, "last.safetensors")["weight"], raw["weight"])
+
+
+def test_weight_average_decay_is_checked():
+    with pytest.raises(ValueError, match="ema_decay must be in"):
+        Schedule(ema_decay=1.0)

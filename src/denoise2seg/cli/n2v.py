@@ -19,6 +19,16 @@ from .resume import add_resume_option, epochs_given, training_folder
 _DEFAULTS = N2VConfig()
 
 
+def ema_decay(text: str) -> float | None:
+    """``--ema-decay``: a decay in (0, 1), or 0 for no weight average (``None``)."""
+    value = float(text)
+    if value == 0:
+        return None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"the decay must be between 0 and 1 (0: no average), got {text}")
+    return value
+
+
 def add_training_options(parser: argparse.ArgumentParser, defaults: N2VConfig = _DEFAULTS) -> None:
     """Options shared by ``n2v train`` and ``demo``: schedule, network and device."""
     parser.add_argument("--epochs", type=int, default=defaults.epochs, help="training epochs (default %(default)s)")
@@ -49,6 +59,11 @@ def add_training_options(parser: argparse.ArgumentParser, defaults: N2VConfig = 
         help="train N2V2 (Hoeck et al. 2022): blur-pool U-Net without the full-resolution skip connection, "
         "blind spots replaced by the median of their neighbourhood",
     )
+    parser.add_argument(
+        "--ema-decay", type=ema_decay, default=defaults.ema_decay, metavar="DECAY",
+        help="average the weights over training with this decay per step (0.99: about the last 100 steps), which "
+        "keeps a high learning rate's step-to-step noise out of the result; 0 turns it off (default %(default)s)",
+    )
     parser.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cuda, cuda:N, mps or cpu (default %(default)s)")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default: a fresh one)")
 
@@ -68,13 +83,14 @@ def config_from_args(args: argparse.Namespace, ndim: int = 2) -> N2VConfig:
         lr_schedule=args.lr_schedule,
         masked_fraction=args.masked_fraction,
         neighborhood_radius=args.radius,
+        ema_decay=args.ema_decay,
     )
 
 
 # Settings a continued training keeps from its model folder (refused beside --resume).
 _RUN_SETTINGS = (
     "--steps", "--batch-size", "--patch-size", "--depth", "--n-filters", "--lr", "--lr-schedule", "--n2v2", "--ndim",
-    "--masked-fraction", "--radius", "--seed",
+    "--masked-fraction", "--radius", "--seed", "--ema-decay",
 )
 
 

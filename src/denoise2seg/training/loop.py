@@ -11,6 +11,7 @@ stop or a crash never loses the model trained so far.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Literal
@@ -18,6 +19,7 @@ from typing import Iterable, Iterator, Literal
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..io.model_folder import save_model_folder
 from .events import TrainingEvent
@@ -31,7 +33,13 @@ class Schedule:
     Defaults are VoidSeg's / Noise2Void's: Adam, lr 4e-4, 200 epochs of 400 steps,
     learning rate halved when the validation loss has not improved for 10 epochs
     (``"plateau"``). CT denoise-pretraining uses ``"cosine"`` annealing over all steps.
-    ``mixed_precision`` uses bfloat16 autocast, on CUDA only.
+    ``mixed_precision`` uses bfloat16 autocast, on CUDA only. ``ema_decay`` (``None``:
+    off) keeps an exponential moving average of the weights and batch-norm statistics
+    (``torch.optim.swa_utils``), started at the weights after the first step and updated
+    after every later one with this decay (0.99 averages over about the last 100 steps).
+    Validation, previews and the best weights then use the averaged network, which
+    smooths out the step-to-step noise of a high learning rate (docs/n2v.md); the last
+    weights stay the raw ones, which a resumed run goes on from.
     """
 
     epochs: int = 200
@@ -43,8 +51,11 @@ class Schedule:
     plateau_patience: int = 10
     min_learning_rate: float = 1e-7
     mixed_precision: bool = True
+    ema_decay: float | None = None
 
     def __post_init__(self) -> None:
+        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
+            raise ValueError(f"ema_decay must be in (0, 1) or None, got {self.ema_decay}")
         if self.epochs < 1 or self.steps_per_epoch < 1:
             raise ValueError(f"epochs and steps_per_epoch must be >= 1, got {self.epochs} and {self.steps_per_epoch}")
         if not self.learning_rate > 0:
@@ -109,6 +120,27 @@ def _make_scheduler(optimizer: torch.optim.Optimizer, schedule: Schedule):
     return None
 
 
+def _weight_average(model: nn.Module, decay: float | None) -> AveragedModel | None:
+    """An exponential moving average of ``model``'s parameters and buffers (``None`` when ``decay`` is)."""
+    if decay is None:
+        return None
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
+@contextmanager
+def _evaluated_weights(model: nn.Module, averaged: AveragedModel | None) -> Iterator[None]:
+    """Put the averaged weights into ``model`` for the ``with`` block (nothing without an average), then the raw ones back."""
+    if averaged is None:
+        yield
+        return
+    raw = {name: value.clone() for name, value in model.state_dict().items()}
+    model.load_state_dict(averaged.module.state_dict())
+    try:
+        yield
+    finally:
+        model.load_state_dict(raw)
+
+
 def run_training(
     task: TrainingTask,
     schedule: Schedule,
@@ -129,7 +161,8 @@ def run_training(
         Model folder. After every epoch ``last.safetensors`` is written and, when the
         validation loss improved, ``weights.safetensors`` (the best model). On stop or
         error after the first step the last finite weights are written too, so the
-        folder loads; a run stopped before its first step writes nothing.
+        folder loads; a run stopped before its first step writes nothing. With
+        ``schedule.ema_decay`` the best weights are the averaged network's.
     preview_every : int
         Yield a ``"preview"`` event every this many steps, and after the last step when
         that was not one of them, so the final network is always shown (0: at the end of
@@ -150,6 +183,7 @@ def run_training(
         raise ValueError("the task has no trainable parameters")
     optimizer = torch.optim.Adam(params, lr=schedule.learning_rate, weight_decay=schedule.weight_decay)
     scheduler = _make_scheduler(optimizer, schedule)
+    averaged = _weight_average(model, schedule.ema_decay)
     use_amp = schedule.mixed_precision and device.type == "cuda"
     total = schedule.total_steps
     step = 0
@@ -157,12 +191,13 @@ def run_training(
     best_val = math.inf
     has_best = False
     if resume is not None:
-        _restore(resume, schedule, optimizer, scheduler, task, device)
+        _restore(resume, schedule, optimizer, scheduler, averaged, task, device)
         step, best_val, has_best = resume.step, resume.best_val, resume.has_best
     start_step = step
 
     def save(which: str) -> Path:
-        folder = save_model_folder(out_dir, task.model_record(), model.state_dict(), which=which)
+        weights = averaged.module.state_dict() if averaged is not None and which == "best" else model.state_dict()
+        folder = save_model_folder(out_dir, task.model_record(), weights, which=which)
         if which == "last":
             state = TrainingState(
                 step=step,
@@ -173,13 +208,14 @@ def run_training(
                 has_best=has_best,
                 generators=[g.get_state() for g in task.generators()],
                 device_type=device.type,
+                averaged=averaged.state_dict() if averaged is not None else None,
             )
             save_training_state(out_dir, state)
         return folder
 
     def preview_event(epoch: int) -> TrainingEvent | None:
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), _evaluated_weights(model, averaged):
             image = task.preview()
         task.train_mode()
         if image is None:
@@ -203,6 +239,8 @@ def run_training(
                     )
                 loss.backward()
                 optimizer.step()
+                if averaged is not None:
+                    averaged.update_parameters(model)
                 if schedule.lr_schedule == "cosine":
                     scheduler.step()
                 step += 1
@@ -213,7 +251,7 @@ def run_training(
                     if event is not None:
                         yield event
             model.eval()
-            with torch.no_grad():
+            with torch.no_grad(), _evaluated_weights(model, averaged):
                 val_loss = float(task.validation_loss())
             if schedule.lr_schedule == "plateau":
                 scheduler.step(val_loss)
@@ -249,9 +287,15 @@ def run_training(
 
 
 def _restore(
-    state: TrainingState, schedule: Schedule, optimizer: torch.optim.Optimizer, scheduler, task: TrainingTask, device: torch.device
+    state: TrainingState,
+    schedule: Schedule,
+    optimizer: torch.optim.Optimizer,
+    scheduler,
+    averaged: AveragedModel | None,
+    task: TrainingTask,
+    device: torch.device,
 ) -> None:
-    """Put the optimiser, the learning-rate schedule and the task's random streams where ``state`` left them."""
+    """Put the optimiser, the learning-rate schedule, the weight average and the task's random streams where ``state`` left them."""
     if state.steps_per_epoch != schedule.steps_per_epoch:
         raise ValueError(
             f"the run to continue has {state.steps_per_epoch} steps per epoch, this one {schedule.steps_per_epoch}; "
@@ -264,7 +308,11 @@ def _restore(
         )
     if (state.scheduler is None) != (scheduler is None):
         raise ValueError("the run to continue used another learning-rate schedule; keep the schedule of the first run")
+    if (state.averaged is None) != (averaged is None):
+        raise ValueError("the run to continue averaged its weights differently; keep the ema_decay of the first run")
     optimizer.load_state_dict(state.optimizer)
+    if averaged is not None:
+        averaged.load_state_dict(state.averaged)
     if scheduler is not None:
         scheduler.load_state_dict(state.scheduler)
         if schedule.lr_schedule == "cosine":

@@ -29,6 +29,7 @@ class TrainingState:
     written; ``generators`` are the states of the task's random generators, in the
     order of :meth:`TrainingTask.generators`, and ``device_type`` the device they ran on.
     ``steps_per_epoch`` is that of the run, so that an epoch is counted the same way.
+    ``averaged`` is the ``state_dict`` of the run's weight average (``None`` without one).
     """
 
     step: int
@@ -39,6 +40,7 @@ class TrainingState:
     has_best: bool = False
     generators: list[torch.Tensor] = field(default_factory=list)
     device_type: str = "cpu"
+    averaged: dict | None = None
 
     @property
     def epochs_begun(self) -> int:
