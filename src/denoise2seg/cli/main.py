@@ -13,7 +13,7 @@ import sys
 from .. import __version__
 from ..extras import MissingExtraError, ct_extra_message
 
-COMMAND_GROUPS = ["n2v", "demo", "pseudo_ct", "seg", "ct", "ladp"]
+COMMAND_GROUPS = ["n2v", "demo", "pseudo_ct", "seg", "ct", "ladp", "export_bmz"]
 # The command groups of the CT/MRI methods, which need the ct extra.
 CT_GROUPS = ("pseudo-ct", "ct", "ladp")
 

@@ -9,8 +9,9 @@ from pathlib import Path
 from ..io.model_folder import read_model_config, saved_model_time
 from ..io.outputs import check_output_files, unique_output_paths
 from ..io.pixel_size import read_pixel_size
+from ..bioimageio import load_model
 from ..io.tiff import read_tiffs, write_tiff
-from ..n2v import N2VConfig, N2VModel, train_n2v
+from ..n2v import N2VConfig, train_n2v
 from ..n2v.config import LR_SCHEDULES
 from .file_axes import file_axes
 from .progress import train_into
@@ -113,8 +114,8 @@ def _train(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     targets = unique_output_paths(args.images, args.out, suffix="_n2v")
     check_output_files(targets, overwrite=args.overwrite, inputs=[args.model, *args.images])
-    model = N2VModel.load(args.model, device=args.device)
-    ndim = model.config.ndim
+    model = load_model(args.model, device=args.device, kinds=("n2v",))
+    ndim = model.ndim
     images = read_tiffs(args.images)
     axes = file_axes(args.images, images, args.axes, spatial_ndim=ndim)
     for path, image, image_axes in zip(args.images, images, axes):
@@ -166,7 +167,10 @@ def register(subparsers) -> None:
     train.set_defaults(func=_train)
 
     predict = commands.add_parser("predict", help="denoise TIFF images with a trained Noise2Void model")
-    predict.add_argument("model", type=Path, metavar="MODEL_DIR", help="model folder written by 'n2v train'")
+    predict.add_argument(
+        "model", type=Path, metavar="MODEL",
+        help="model folder written by 'n2v train', or a bioimage.io denoising package (.zip, rdf.yaml) with PyTorch weights",
+    )
     predict.add_argument("images", nargs="+", type=Path, metavar="IMAGES", help="TIFF images to denoise")
     predict.add_argument(
         "--out", type=Path, required=True, metavar="DIR",

@@ -13,6 +13,7 @@ import numpy as np
 from ..io.model_folder import read_model_config, saved_model_time
 from ..io.outputs import check_output_files, unique_output_paths
 from ..io.pixel_size import read_pixel_size
+from ..bioimageio import load_model
 from ..io.tiff import read_tiffs, write_labels_tiff
 from ..metrics import score_images
 from ..segmentation import METHODS, SCHEMES, SegmentationConfig, SegmentationModel, train_segmentation
@@ -113,7 +114,7 @@ def _anisotropy(args: argparse.Namespace) -> tuple[float, float, float] | None:
 def _predict(args: argparse.Namespace) -> int:
     targets = unique_output_paths(args.images, args.out, suffix="_labels")
     check_output_files(targets, overwrite=args.overwrite, inputs=[args.model, *args.images])
-    model = SegmentationModel.load(args.model, device=args.device)
+    model = load_model(args.model, device=args.device, kinds=(MODEL_KIND,))
     images, _ = read_frames(args.images, args.axes, ndim=model.ndim, channels=model.channels)
     args.out.mkdir(parents=True, exist_ok=True)
     tile_shape = "auto" if args.tile is None else ((args.tile,) * model.ndim if args.tile else None)
@@ -141,7 +142,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.json is not None:
         check_output_files([args.json], overwrite=args.overwrite, inputs=[args.model, *args.images, *args.labels])
     masks = [_ground_truth(path, mask) for path, mask in zip(args.labels, read_tiffs(args.labels))]
-    model = SegmentationModel.load(args.model, device=args.device)
+    model = load_model(args.model, device=args.device, kinds=(MODEL_KIND,))
     images, _ = read_frames(args.images, args.axes, ndim=model.ndim, channels=model.channels)
     for path, image, mask in zip(args.images, images, masks):
         spatial = model.labels_shape(image.shape)
@@ -218,7 +219,7 @@ def register(subparsers) -> None:
     train.set_defaults(func=_train)
 
     predict = commands.add_parser("predict", help="segment images with a trained model; writes <name>_labels.tif")
-    predict.add_argument("model", type=Path, help="segmentation model folder")
+    predict.add_argument("model", type=Path, help="segmentation model folder, or its bioimage.io package (.zip)")
     predict.add_argument("images", nargs="+", type=Path)
     predict.add_argument("--axes", default=None, help=SEG_AXES_HELP)
     predict.add_argument(
@@ -238,7 +239,7 @@ def register(subparsers) -> None:
         help="print AP at IoU 0.5, AP averaged over IoU 0.5-0.9 and SEG of a model against instance masks, "
         "per image, pooled over images and averaged over images",
     )
-    evaluate.add_argument("model", type=Path, help="segmentation model folder")
+    evaluate.add_argument("model", type=Path, help="segmentation model folder, or its bioimage.io package (.zip)")
     evaluate.add_argument(
         "images", nargs="+", type=Path,
         help="images (2D or stacks of 2D frames, scored frame by frame; a 3D model's volumes, scored as volumes)",

@@ -42,6 +42,11 @@ class N2VModel:
         return self.net.spec.in_channels
 
     @property
+    def ndim(self) -> int:
+        """Spatial axes of one sample: 2 (images) or 3 (volumes)."""
+        return self.config.ndim
+
+    @property
     def device(self) -> torch.device:
         return next(self.net.parameters()).device
 

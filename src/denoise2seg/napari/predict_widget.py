@@ -1,4 +1,4 @@
-"""Dock widget that applies a saved model folder (N2V or segmentation) to layers and exports label masks as TIFF."""
+"""Dock widget that applies a saved model (folder or bioimage.io package) to layers, exports masks as TIFF and models as packages."""
 
 from __future__ import annotations
 
@@ -20,27 +20,21 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..bioimageio import BioimageioError, export_bioimageio, is_bioimageio_source, load_model
+from ..bioimageio.load import source_kind
 from ..io.model_folder import ModelFolderError, read_model_config
 from ..io.outputs import check_output_files
 from ..metrics import InstanceScores, score_image
-from ..n2v import N2VModel
-from ..segmentation import SegmentationModel
 from ..segmentation.model import KIND as SEGMENTATION_KIND
 from ..training.device import release_device_memory
 from .layer_choice import AxesField, LayerCombo, LayerList, frames_of_layers, images_of, is_ground_truth, show_result
 from .controls import device_combo, scrolling_layout, spin_box
 from .writers import write_labels_tiff
 
-MODEL_LOADERS = {"n2v": N2VModel.load, SEGMENTATION_KIND: SegmentationModel.load}
 RESULT_SUFFIX = {"n2v": "denoised", SEGMENTATION_KIND: "labels"}
 # Tile edge (pixels) offered first: prediction memory then stays at the result plus one
 # tile, whatever the image size; 0 in the spin box predicts whole frames.
 DEFAULT_TILE = 512
-
-
-def model_kind(folder: str | Path) -> str:
-    """The kind of model in ``folder`` ("n2v" or the segmentation kind); ``ModelFolderError`` for anything else."""
-    return read_model_config(folder, kind=tuple(MODEL_LOADERS))["kind"]
 
 
 def prediction_steps(image: np.ndarray, axes: str | None, sample_axes: str = "STZ", frame_ndim: int = 2) -> int:
@@ -140,10 +134,15 @@ class PredictWidget(QWidget):
         self.results: list[str] = []
         self.scores: dict[str, InstanceScores] = {}
         self.folder_edit = QLineEdit()
-        self.folder_edit.setPlaceholderText("model folder")
+        self.folder_edit.setPlaceholderText("model folder or bioimage.io package (.zip)")
         self.folder_edit.editingFinished.connect(self._describe_folder)
         self.browse_button = QPushButton("...")
+        self.browse_button.setToolTip("choose a model folder")
         self.browse_button.clicked.connect(self._on_browse)
+        self.package_button = QPushButton("Package...")
+        self.package_button.setToolTip("choose a bioimage.io model package (.zip or rdf.yaml)")
+        self.package_button.clicked.connect(self._on_browse_package)
+        self.export_worker = None
         self.kind_label = QLabel("")
         self.image_list = LayerList(napari_viewer)
         self.axes_edit = AxesField(
@@ -162,6 +161,9 @@ class PredictWidget(QWidget):
         self.stop_button.clicked.connect(self.stop)
         self.export_button = QPushButton("Export masks...")
         self.export_button.clicked.connect(self._on_export)
+        self.export_package_button = QPushButton("Export bioimage.io package...")
+        self.export_package_button.setToolTip("write the model folder as a bioimage.io package, tested by bioimage.io's checker")
+        self.export_package_button.clicked.connect(self._on_export_package)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -171,6 +173,7 @@ class PredictWidget(QWidget):
         folder_row = QHBoxLayout()
         folder_row.addWidget(self.folder_edit)
         folder_row.addWidget(self.browse_button)
+        folder_row.addWidget(self.package_button)
         form = QFormLayout()
         form.addRow("Model", folder_row)
         form.addRow("", self.kind_label)
@@ -188,6 +191,7 @@ class PredictWidget(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.scores_label)
         layout.addWidget(self.export_button)
+        layout.addWidget(self.export_package_button)
         layout.addStretch()
 
     def set_model_folder(self, folder: str | Path) -> None:
@@ -200,8 +204,12 @@ class PredictWidget(QWidget):
             self.kind_label.setText("")
             return
         try:
-            record = read_model_config(text, kind=tuple(MODEL_LOADERS))
-        except ModelFolderError as err:
+            if is_bioimageio_source(text):
+                kind = source_kind(text)
+                self.kind_label.setText(f"bioimage.io package: {'denoiser' if kind == 'n2v' else 'segmentation model'}")
+                return
+            record = read_model_config(text, kind=("n2v", SEGMENTATION_KIND))
+        except (ModelFolderError, BioimageioError) as err:
             self.kind_label.setText(str(err))
             return
         if record["kind"] == "n2v":
@@ -214,21 +222,68 @@ class PredictWidget(QWidget):
         if folder:
             self.set_model_folder(folder)
 
+    def _on_browse_package(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a bioimage.io package", "", "bioimage.io package (*.zip *.yaml)")
+        if path:
+            self.set_model_folder(path)
+
+    def export_package(self, destination: str | Path, *, overwrite: bool = False):
+        """Write the chosen model folder as the bioimage.io package ``destination`` in a worker thread; the worker.
+
+        The output is checked first (an existing file only with ``overwrite``); bioimage.io's
+        test of the package runs in the worker, and its result is shown as a notification.
+        Raises ``ValueError`` for a missing model folder, a package given as the model, or
+        an existing ``destination``.
+        """
+        folder = self.folder_edit.text().strip()
+        if not folder:
+            raise ValueError("choose a model folder first")
+        if is_bioimageio_source(folder):
+            raise ValueError(f"{folder} is a bioimage.io package already; choose the model folder it was made from")
+        if self.export_worker is not None:
+            raise ValueError("a package is being written; wait until it is done")
+        source_kind(folder)
+        (target,) = check_output_files([destination], overwrite=overwrite, inputs=[folder])
+        self.export_package_button.setEnabled(False)
+
+        def on_done() -> None:
+            self.export_package_button.setEnabled(True)
+            self.export_worker = None
+
+        self.export_worker = thread_worker(export_bioimageio, start_thread=False, ignore_errors=True)(folder, target)
+        self.export_worker.returned.connect(lambda path: show_info(f"bioimage.io package written to {path} (its test passed)"))
+        self.export_worker.errored.connect(lambda err: show_error(f"Export of the package failed: {err}"))
+        self.export_worker.finished.connect(on_done)
+        self.export_worker.start()
+        return self.export_worker
+
+    def _on_export_package(self) -> None:
+        folder = self.folder_edit.text().strip()
+        suggested = f"{Path(folder).name or 'model'}.zip" if folder else "model.zip"
+        destination, _ = QFileDialog.getSaveFileName(self, "Export bioimage.io package", suggested, "bioimage.io package (*.zip)")
+        if not destination:
+            return
+        try:
+            # The save dialog has asked before replacing a file.
+            self.export_package(destination, overwrite=True)
+        except (ValueError, OSError) as err:
+            show_error(f"Export: {err}")
+
     def apply(self) -> None:
         """Load the model and predict every frame of the chosen layers in a worker thread (Apply button)."""
         try:
             folder = self.folder_edit.text().strip()
             if not folder:
-                raise ValueError("choose a model folder first")
-            kind = model_kind(folder)
+                raise ValueError("choose a model folder or package first")
+            kind = source_kind(folder)
             layers = self.image_list.chosen()
-            model = MODEL_LOADERS[kind](folder, device=self.device_combo.currentText())
+            model = load_model(folder, device=self.device_combo.currentText())
             axes, sample_axes, frame_ndim = None, "STZ", 2
             if kind == "n2v":
                 axes = self.axes_edit.axes(layers)
                 images = images_of(layers, axes=axes)
                 axes = [model.check_input(image, a, name=f"layer {layer.name!r}")[1] for image, a, layer in zip(images, axes, layers)]
-                sample_axes = "STZ" if model.config.ndim == 2 else "ST"
+                sample_axes = "STZ" if model.ndim == 2 else "ST"
             else:
                 frame_ndim = model.config.frame_ndim
                 images, _ = frames_of_layers(
@@ -239,7 +294,7 @@ class PredictWidget(QWidget):
             return
         tile = self.tile_spin.value()
         tile_shape = (tile, tile) if tile else None
-        if model.config.ndim == 3:
+        if model.ndim == 3:
             # A 512^3 tile would not fit in memory: 3D models take their default tiles.
             tile_shape = "auto" if tile else None
         if kind == SEGMENTATION_KIND:
