@@ -194,3 +194,28 @@ def test_n2v_models_with_channels_or_3d_apply_with_the_axes_shown(make_napari_vi
     run_apply(widget, qtbot)
     expected = N2VModel.load(tmp_path / "3d", device="cpu").predict(volume, axes="ZYX")
     np.testing.assert_allclose(viewer.layers["volume denoised"].data, expected, rtol=1e-4, atol=1e-2)
+
+
+def test_export_a_bioimageio_package_then_denoise_with_it(make_napari_viewer, qtbot, nuclei_crop, tiny_n2v_folder, tmp_path, error_messages):
+    viewer = make_napari_viewer()
+    viewer.add_image(nuclei_crop[0], name="image", scale=(2.0, 2.0))
+    widget = open_widget(viewer)
+    widget.set_model_folder(tiny_n2v_folder)
+    package = tmp_path / "n2v.zip"
+    widget.export_package(package)
+    qtbot.waitUntil(lambda: widget.export_worker is None, timeout=120_000)
+    assert package.is_file() and not error_messages()
+    before = checksum(package)
+    with pytest.raises(ValueError, match="already exists"):
+        widget.export_package(package)
+    assert checksum(package) == before
+
+    widget.set_model_folder(package)
+    assert widget.kind_label.text() == "bioimage.io package: denoiser"
+    with pytest.raises(ValueError, match="is a bioimage.io package already"):
+        widget.export_package(tmp_path / "again.zip")
+    run_apply(widget, qtbot)
+    denoised = viewer.layers["image denoised"]
+    expected = N2VModel.load(tiny_n2v_folder, device="cpu").predict(nuclei_crop[0], tile_shape=None)
+    np.testing.assert_allclose(denoised.data, expected, rtol=1e-4, atol=1e-3)
+    np.testing.assert_array_equal(denoised.scale, (2.0, 2.0))
