@@ -13,6 +13,7 @@ import torch
 from bioimageio.core import test_model as bioimageio_test
 
 from denoise2seg.bioimageio import BioimageioError, PackagedDenoiser, export_bioimageio, load_bioimageio
+from denoise2seg.bioimageio.export import smallest_input
 from denoise2seg.cli.main import main
 from denoise2seg.n2v import N2VConfig, N2VModel, train_n2v
 from denoise2seg.segmentation import SegmentationConfig, SegmentationModel, train_segmentation
@@ -219,3 +220,24 @@ def test_unusable_packages_are_refused_naming_what_they_lack(tmp_path):
     not_a_package.write_text("hello")
     with pytest.raises(BioimageioError, match="not a readable bioimage.io package"):
         load_bioimageio(not_a_package, device="cpu")
+
+
+def test_export_never_writes_into_its_inputs_and_checks_its_metadata_first(tmp_path, n2v_folder, nuclei_crop, capsys):
+    weights = n2v_folder / "weights.safetensors"
+    before = weights.read_bytes()
+    assert main(["export-bmz", str(n2v_folder), "--out", str(weights), "--overwrite"]) == 2
+    assert "inside the model folder" in capsys.readouterr().err and weights.read_bytes() == before
+    image_path = tmp_path / "image.tif"
+    tifffile.imwrite(image_path, nuclei_crop[0])
+    image_before = image_path.read_bytes()
+    assert main(["export-bmz", str(n2v_folder), "--out", str(image_path), "--test-image", str(image_path), "--overwrite"]) == 2
+    assert image_path.read_bytes() == image_before
+    capsys.readouterr()
+    for option, expected in [(["--license", "FOO-1.0"], "not an SPDX licence identifier"), (["--name", "my/model:1"], "not '/:'")]:
+        assert main(["export-bmz", str(n2v_folder), "--out", str(tmp_path / "m.zip"), *option]) == 2
+        err = capsys.readouterr().err
+        assert expected in err and len(err) < 400
+    smallest = smallest_input(N2VModel.load(n2v_folder, device="cpu"))
+    with pytest.raises(BioimageioError, match=f"smaller than the {smallest} pixels per axis"):
+        export_bioimageio(n2v_folder, tmp_path / "m.zip", test_image=nuclei_crop[0][: smallest - 4, : smallest - 4])
+    assert not (tmp_path / "m.zip").exists()

@@ -24,6 +24,8 @@ from ..data.normalization import Normalizer, ZScoreNormalizer
 from ..n2v import N2VModel
 from ..segmentation import SegmentationModel
 from ..segmentation.model import KIND as SEGMENTATION_KIND
+from ..segmentation.networks import receptive_radius
+from ..blockwise.grid import round_up
 from .errors import BioimageioError
 from .load import is_bioimageio_source, load_model
 from .network import PackagedNetwork, package_record
@@ -34,6 +36,31 @@ DEFAULT_LICENSE = "CC-BY-4.0"
 # Test tensors are a centre crop of at most this many pixels per axis (Y, X; Z for volumes).
 TEST_CROP = {2: (256, 256), 3: (32, 128, 128)}
 SPATIAL_IDS = {2: ("y", "x"), 3: ("z", "y", "x")}
+NAME_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+- ()")
+
+
+def output_halo(model: N2VModel | SegmentationModel) -> int:
+    """The output halo: the network's receptive radius rounded up to its size divisor, so blocks with their halo still fit it."""
+    radius = model.net.spec.receptive_radius if isinstance(model, N2VModel) else receptive_radius(model.net)
+    return round_up(radius, model.net.spec.divisor)
+
+
+def smallest_input(model: N2VModel | SegmentationModel) -> int:
+    """The smallest input edge the package declares: twice the halo plus one size step (pixels)."""
+    divisor = model.net.spec.divisor
+    return round_up(2 * output_halo(model) + divisor, divisor)
+
+
+def check_metadata(name: str | None, license: str) -> None:
+    """Refuse a name bioimage.io does not accept, or a licence that is not an SPDX identifier, with a short message."""
+    from bioimageio.spec.utils import get_spdx_licenses
+
+    if name is not None and not set(name) <= NAME_CHARACTERS:
+        odd = "".join(sorted(set(name) - NAME_CHARACTERS))
+        raise BioimageioError(f"bioimage.io names may hold letters, digits, spaces and _+-() only, not {odd!r}: choose another name")
+    known = {entry["licenseId"] for entry in get_spdx_licenses()["licenses"]}
+    if license not in known:
+        raise BioimageioError(f"{license!r} is not an SPDX licence identifier (such as CC-BY-4.0, MIT, BSD-3-Clause, Apache-2.0)")
 
 
 def _sample_frame(ndim: int) -> np.ndarray:
@@ -63,16 +90,25 @@ def test_frame(model: N2VModel | SegmentationModel, image: np.ndarray | None) ->
             )
         image = _sample_frame(ndim)
     frame = np.asarray(image, dtype=np.float32)
+    if channels == 1 and frame.ndim == ndim + 1 and frame.shape[0] == 1:
+        frame = frame[0]
     frame = frame if channels > 1 else frame[None]
     if frame.ndim != ndim + 1 or frame.shape[0] != channels:
         layout = ("C" if channels > 1 else "") + "ZYX"[-ndim:]
-        raise BioimageioError(f"the test image has shape {np.shape(image)}; the model takes one frame {layout} ({channels} channels)")
+        raise BioimageioError(
+            f"the test image has shape {np.shape(image)}; the model takes one frame {layout}"
+            + (f" ({channels} channels first)" if channels > 1 else "")
+        )
     divisor = model.net.spec.divisor
+    smallest = smallest_input(model)
     crop = []
     for size, limit in zip(frame.shape[1:], TEST_CROP[ndim]):
         edge = min(size, limit) // divisor * divisor
-        if edge < divisor:
-            raise BioimageioError(f"the test image of shape {np.shape(image)} is smaller than the network's {divisor} pixels")
+        if edge < smallest:
+            raise BioimageioError(
+                f"the test image of shape {np.shape(image)} is smaller than the {smallest} pixels per axis that the package "
+                "takes (twice the network's halo and one size step); give a larger test image"
+            )
         start = (size - edge) // 2
         crop.append(slice(start, start + edge))
     return np.ascontiguousarray(frame[(slice(None), *crop)])
@@ -239,13 +275,14 @@ def describe(
     shown = network_output[:, 1:2] if not is_n2v and config.method == "unet" else network_output
     cover = write_cover(folder, network_input, shown, "denoised" if is_n2v else "foreground probability")
     citations = citations_for("n2v" if is_n2v else SEGMENTATION_KIND, getattr(config, "method", "n2v"), ndim, n2v2)
-    readme = write_readme(folder, title=title, summary=summary, output_text=output_text, record=record, citations=citations)
+    readme = write_readme(
+        folder, title=title, summary=summary, output_text=output_text, record=record, citations=citations,
+        command="n2v" if is_n2v else "seg",
+    )
     environment = write_environment(folder)
     normalizer = model.normalizer if is_n2v or not config.denoises_input else model.n2v.normalizer
     divisor = model.net.spec.divisor
-    # The halo is a multiple of the divisor, so that blocks with their halo still fit the network.
-    radius = model.net.spec.receptive_radius if is_n2v else getattr(model.net, "receptive_radius", model.net.spec.receptive_radius)
-    halo = -(-int(radius) // divisor) * divisor
+    halo = output_halo(model)
     inputs = InputTensorDescr(
         id=TensorId(INPUT_ID),
         axes=_axes(ndim, [f"channel{c}" for c in range(model.channels)], divisor=divisor, halo=halo, is_input=True),
@@ -291,7 +328,8 @@ def describe(
             config={"denoise2seg": own},
         )
     except ValueError as err:
-        raise BioimageioError(f"bioimage.io does not accept this description: {err}") from err
+        first = str(err).splitlines()[:3]
+        raise BioimageioError("bioimage.io does not accept this description: " + " ".join(first)[:500]) from err
 
 
 def export_bioimageio(
@@ -317,9 +355,15 @@ def export_bioimageio(
     from bioimageio.spec import save_bioimageio_package
 
     if is_bioimageio_source(model_dir):
-        raise BioimageioError(f"{model_dir} is a bioimage.io package already; give the model folder it was made from")
-    model = load_model(model_dir, device="cpu")
+        raise BioimageioError(
+            f"{model_dir} is a .zip or .yaml file or a package folder, not a model folder; give the model folder that "
+            "n2v train or seg train wrote"
+        )
     out = Path(out)
+    if out.resolve().is_relative_to(Path(model_dir).resolve()):
+        raise BioimageioError(f"{out} is inside the model folder {model_dir}; write the package elsewhere")
+    check_metadata(name, license)
+    model = load_model(model_dir, device="cpu")
     with tempfile.TemporaryDirectory(prefix="denoise2seg-bmz-") as scratch:
         scratch = Path(scratch)
         descr = describe(

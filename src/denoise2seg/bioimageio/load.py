@@ -51,6 +51,8 @@ def _description(source: str | Path):
 
     if not Path(source).exists():
         raise BioimageioError(f"{source} does not exist; give a bioimage.io package (.zip, its rdf.yaml, or its folder)")
+    if not is_bioimageio_source(source):
+        raise BioimageioError(f"{source} is not a bioimage.io package: a .zip, an rdf.yaml, or a folder holding one")
     try:
         descr = load_description(source, format_version="latest")
     except Exception as err:  # bioimageio.spec raises many kinds of errors for a file that is not a package
@@ -244,7 +246,9 @@ class PackagedDenoiser:
             image = check_image(image, ndim=len(axes), name=name)
         channels = channel_count(image.shape, axes)
         if channels != self.channels:
-            raise ValueError(f"{name} with axes {axes!r} has {channels} channel(s) but {self.name} takes {self.channels}")
+            raise ValueError(
+                f"{name} with axes {axes!r} has {channels} channel{'s' * (channels != 1)} but {self.name} takes {self.channels}"
+            )
         return image, axes
 
     def _valid_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:

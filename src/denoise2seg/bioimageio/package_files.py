@@ -77,7 +77,8 @@ def write_cover(folder: Path, network_input: np.ndarray, shown_output: np.ndarra
         axes = figure.add_subplot(1, 2, index + 1)
         plane = _middle_plane(array)
         low, high = np.percentile(plane, [1, 99.8])
-        axes.imshow(plane, cmap="magma" if index else "gray", vmin=low, vmax=high if high > low else low + 1)
+        cmap = "magma" if index and output_title != "denoised" else "gray"
+        axes.imshow(plane, cmap=cmap, vmin=low, vmax=high if high > low else low + 1)
         axes.set_title(title)
         axes.axis("off")
     figure.tight_layout()
@@ -96,7 +97,9 @@ def write_environment(folder: Path) -> Path:
     return path
 
 
-def write_readme(folder: Path, *, title: str, summary: str, output_text: str, record: dict, citations: list[tuple[str, str]]) -> Path:
+def write_readme(
+    folder: Path, *, title: str, summary: str, output_text: str, record: dict, citations: list[tuple[str, str]], command: str
+) -> Path:
     """The package's README: what the model does, its input and output, how it was trained, how to use it, the papers."""
     config = json.dumps(record.get("config", {}), indent=2, sort_keys=True)
     papers = "\n".join(f"- {text} {url}" for text, url in citations)
@@ -119,9 +122,8 @@ Written by napari-denoise2seg {__version__}:
 
 ## Use
 
-With napari-denoise2seg: `denoise2seg n2v predict PACKAGE.zip IMAGE.tif` (N2V) or
-`denoise2seg seg predict PACKAGE.zip IMAGE.tif` (segmentation), or open the package in the
-Predict widget. Any bioimage.io consumer with PyTorch runs it with the package
+With napari-denoise2seg: `denoise2seg {command} predict PACKAGE.zip IMAGE.tif --out RESULTS/`,
+or the *Package...* button of the *Predict / export* widget in napari. Any bioimage.io consumer with PyTorch runs it with the package
 `napari-denoise2seg` installed (the architecture is `denoise2seg.bioimageio.network.PackagedNetwork`).
 
 ## Papers

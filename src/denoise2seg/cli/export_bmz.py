@@ -19,7 +19,8 @@ channels first for a multi-channel model), by default of the sample shipped here
 
 
 def _export(args: argparse.Namespace) -> int:
-    (out,) = check_output_files([args.out], overwrite=args.overwrite, inputs=[args.model])
+    inputs = [args.model] + ([args.test_image] if args.test_image is not None else [])
+    (out,) = check_output_files([args.out], overwrite=args.overwrite, inputs=inputs)
     test_image = read_tiffs([args.test_image])[0] if args.test_image is not None else None
     export_bioimageio(
         args.model,
@@ -44,7 +45,7 @@ def register(subparsers) -> None:
     parser.add_argument("model", type=Path, help="model folder written by n2v train or seg train")
     parser.add_argument("--out", type=Path, required=True, help="the package to write (.zip)")
     parser.add_argument("--test-image", type=Path, default=None, help="TIFF whose centre crop makes the test tensors")
-    parser.add_argument("--name", default=None, help="the model's name on bioimage.io (default: its kind)")
+    parser.add_argument("--name", default=None, help="the model's name on bioimage.io: letters, digits, spaces and _+-() (default: its kind)")
     parser.add_argument("--description", default=None, help="one sentence on what the model does and was trained on")
     parser.add_argument(
         "--author", action="append", default=None, help="an author's name (repeat for several; default: your login name)"

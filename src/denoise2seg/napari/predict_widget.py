@@ -144,6 +144,7 @@ class PredictWidget(QWidget):
         self.package_button.clicked.connect(self._on_browse_package)
         self.export_worker = None
         self.kind_label = QLabel("")
+        self.kind_label.setWordWrap(True)
         self.image_list = LayerList(napari_viewer)
         self.axes_edit = AxesField(
             napari_viewer, self.image_list, self.image_list.chosen,
@@ -206,12 +207,18 @@ class PredictWidget(QWidget):
         try:
             if is_bioimageio_source(text):
                 kind = source_kind(text)
+                self.kind_label.setToolTip("")
                 self.kind_label.setText(f"bioimage.io package: {'denoiser' if kind == 'n2v' else 'segmentation model'}")
                 return
             record = read_model_config(text, kind=("n2v", SEGMENTATION_KIND))
         except (ModelFolderError, BioimageioError) as err:
-            self.kind_label.setText(str(err))
+            # The first line only (a package's validation report is long); all of it in the tooltip.
+            message = str(err)
+            first = message.splitlines()[0] if message else ""
+            self.kind_label.setText(first if len(first) <= 200 else first[:200] + "...")
+            self.kind_label.setToolTip(message)
             return
+        self.kind_label.setToolTip("")
         if record["kind"] == "n2v":
             self.kind_label.setText("Noise2Void denoiser")
         else:
@@ -243,7 +250,9 @@ class PredictWidget(QWidget):
         if self.export_worker is not None:
             raise ValueError("a package is being written; wait until it is done")
         source_kind(folder)
-        (target,) = check_output_files([destination], overwrite=overwrite, inputs=[folder])
+        (target,) = check_output_files(
+            [destination], overwrite=overwrite, inputs=[folder], overwrite_hint="confirm replacing it (overwrite=True)"
+        )
         self.export_package_button.setEnabled(False)
 
         def on_done() -> None:
