@@ -219,3 +219,16 @@ def test_export_a_bioimageio_package_then_denoise_with_it(make_napari_viewer, qt
     expected = N2VModel.load(tiny_n2v_folder, device="cpu").predict(nuclei_crop[0], tile_shape=None)
     np.testing.assert_allclose(denoised.data, expected, rtol=1e-4, atol=1e-3)
     np.testing.assert_array_equal(denoised.scale, (2.0, 2.0))
+
+
+def test_a_multiscale_layer_is_predicted_at_full_resolution(make_napari_viewer, qtbot, nuclei_crop, tiny_n2v_folder):
+    viewer = make_napari_viewer()
+    image = nuclei_crop[0]
+    viewer.add_image([image, image[::2, ::2], image[::4, ::4]], name="pyramid", multiscale=True)
+    widget = open_widget(viewer)
+    widget.set_model_folder(tiny_n2v_folder)
+    run_apply(widget, qtbot)
+    denoised = viewer.layers["pyramid denoised"]
+    expected = N2VModel.load(tiny_n2v_folder, device="cpu").predict(image, tile_shape=None)
+    assert denoised.data.shape == image.shape
+    np.testing.assert_allclose(denoised.data, expected, rtol=1e-4, atol=1e-3)

@@ -315,7 +315,7 @@ class FrameWindow:
 
 def frame_window(viewer: napari.Viewer, layer, axes: str, *, spatial_ndim: int = 2) -> FrameWindow:
     """The :func:`preview_window` of ``layer`` (frames ``axes``) as a :class:`FrameWindow`: the frame under the slider, middle of the view."""
-    crop, offset = preview_window(viewer, layer, layer.data, axes, spatial_ndim=spatial_ndim)
+    crop, offset = preview_window(viewer, layer, full_resolution(layer), axes, spatial_ndim=spatial_ndim)
     window = tuple(slice(o, o + n) for o, n in zip(offset, crop.shape))
     return FrameWindow(layer, axes, spatial_ndim, window, offset)
 
@@ -331,6 +331,11 @@ def _check_layer_axes(layer, axes: str) -> None:
         )
 
 
+def full_resolution(layer):
+    """The layer's data at full resolution: level 0 of a multiscale layer (``np.asarray`` of one gives its coarsest level)."""
+    return layer.data[0] if getattr(layer, "multiscale", False) else layer.data
+
+
 def images_of(
     layers: list, *, what: str = "image", for_training: bool = False, axes: list[str] | None = None
 ) -> list[np.ndarray]:
@@ -339,7 +344,8 @@ def images_of(
     Without ``axes``: 2D image layers or stacks of 2D frames ``(T, Y, X)``; RGB layers and
     layers with more than 3 axes are refused. With ``axes`` (one string per layer, see
     :mod:`denoise2seg.data.axes`) each layer must fit its axes, an RGB layer with ``C``
-    last. ``for_training`` also refuses a constant layer (nothing to learn from).
+    last. ``for_training`` also refuses a constant layer (nothing to learn from). A
+    multiscale layer gives its full-resolution level, a dask layer is read whole.
     """
     if not layers:
         raise ValueError(f"choose at least one {what} layer")
@@ -351,7 +357,7 @@ def images_of(
             _check_layer_axes(layer, axes[i])
         elif getattr(layer, "rgb", False):
             raise ValueError(f"layer {layer.name!r} is RGB; convert it to a single-channel image first")
-        data = np.asarray(layer.data)
+        data = np.asarray(full_resolution(layer))
         if axes is None and data.ndim not in (2, 3):
             raise ValueError(
                 f"layer {layer.name!r} has shape {data.shape}: expected a 2D image (Y, X) or a stack of 2D frames (T, Y, X)"
