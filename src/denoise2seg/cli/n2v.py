@@ -10,6 +10,7 @@ from ..io.model_folder import read_model_config, saved_model_time
 from ..io.outputs import check_output_files, unique_output_paths
 from ..io.pixel_size import read_pixel_size
 from ..bioimageio import load_model
+from .zarr_inputs import add_blockwise_options, predict_zarr_inputs, split_inputs
 from ..io.tiff import read_tiffs, write_tiff
 from ..n2v import N2VConfig, train_n2v
 from ..n2v.config import LR_SCHEDULES
@@ -112,6 +113,12 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    stores, files = split_inputs(args.images)
+    if stores:
+        predict_zarr_inputs(args, stores, output="denoised", suffix="_n2v")
+    if not files:
+        return 0
+    args.images = files
     targets = unique_output_paths(args.images, args.out, suffix="_n2v")
     check_output_files(targets, overwrite=args.overwrite, inputs=[args.model, *args.images])
     model = load_model(args.model, device=args.device, kinds=("n2v",))
@@ -171,7 +178,7 @@ def register(subparsers) -> None:
         "model", type=Path, metavar="MODEL",
         help="model folder written by 'n2v train', or a bioimage.io denoising package (.zip, rdf.yaml) with PyTorch weights",
     )
-    predict.add_argument("images", nargs="+", type=Path, metavar="IMAGES", help="TIFF images to denoise")
+    predict.add_argument("images", nargs="+", type=Path, metavar="IMAGES", help="TIFF images or zarr / OME-Zarr stores to denoise")
     predict.add_argument(
         "--out", type=Path, required=True, metavar="DIR",
         help="folder for the results, <name>_n2v.tif; inputs of the same name get <name>_n2v-2.tif, -3, ... "
@@ -185,4 +192,5 @@ def register(subparsers) -> None:
         "--tile", type=int, default=None, help="tile edge in pixels (default: 512 in 2D, 64 in 3D; 0: the whole image at once)"
     )
     predict.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu (default %(default)s)")
+    add_blockwise_options(predict, labels=False)
     predict.set_defaults(func=_predict)

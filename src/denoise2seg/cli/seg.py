@@ -14,6 +14,7 @@ from ..io.model_folder import read_model_config, saved_model_time
 from ..io.outputs import check_output_files, unique_output_paths
 from ..io.pixel_size import read_pixel_size
 from ..bioimageio import load_model
+from .zarr_inputs import add_blockwise_options, predict_zarr_inputs, split_inputs
 from ..io.tiff import read_tiffs, write_labels_tiff
 from ..metrics import score_images
 from ..segmentation import METHODS, SCHEMES, SegmentationConfig, SegmentationModel, train_segmentation
@@ -112,6 +113,12 @@ def _anisotropy(args: argparse.Namespace) -> tuple[float, float, float] | None:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    stores, files = split_inputs(args.images)
+    if stores:
+        predict_zarr_inputs(args, stores, output="labels", suffix="_labels")
+    if not files:
+        return 0
+    args.images = files
     targets = unique_output_paths(args.images, args.out, suffix="_labels")
     check_output_files(targets, overwrite=args.overwrite, inputs=[args.model, *args.images])
     model = load_model(args.model, device=args.device, kinds=(MODEL_KIND,))
@@ -232,6 +239,7 @@ def register(subparsers) -> None:
     )
     predict.add_argument("--tile", type=int, default=None, help="tile edge in pixels (default: 512; 0: the whole image at once)")
     predict.add_argument("--device", default="auto")
+    add_blockwise_options(predict, labels=True)
     predict.set_defaults(func=_predict)
 
     evaluate = commands.add_parser(

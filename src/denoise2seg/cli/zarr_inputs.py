@@ -1,0 +1,55 @@
+"""Zarr / OME-Zarr inputs of ``n2v predict`` and ``seg predict``: blockwise, on a dask cluster, into OME-Zarr outputs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..blockwise.cluster import dask_client
+from ..blockwise.predict import DEFAULT_MARGIN
+from ..blockwise.zarr_prediction import predict_zarr
+from ..io.ome_zarr import is_zarr
+
+
+def split_inputs(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """``(zarr stores, other files)`` among ``paths``, in their order."""
+    return [p for p in paths if is_zarr(p)], [p for p in paths if not is_zarr(p)]
+
+
+def add_blockwise_options(parser: argparse.ArgumentParser, *, labels: bool) -> None:
+    """The options of zarr inputs: level, block size, cluster, resume (and the labels' margin)."""
+    group = parser.add_argument_group(
+        "zarr and OME-Zarr inputs",
+        "A .zarr input is predicted block by block on a dask cluster and written as OME-Zarr "
+        "(<name>_n2v.zarr, or the labels group of <name>_labels.zarr) with the input's pixel size.",
+    )
+    group.add_argument("--level", type=int, default=0, help="resolution level of an OME-Zarr input (default 0: full resolution)")
+    group.add_argument("--chunks", type=int, default=None, help="block edge in pixels (default 1024 in 2D, 128 in 3D)")
+    group.add_argument(
+        "--scheduler", default=None, metavar="ADDRESS",
+        help="address of a running dask scheduler (a Slurm or Kubernetes cluster, say); default: a local cluster",
+    )
+    group.add_argument("--workers", type=int, default=None, help="workers of the local cluster (default: one per GPU, else one per 4 cores)")
+    group.add_argument("--resume", action="store_true", help="continue a stopped run into the same output, skipping finished blocks")
+    if labels:
+        group.add_argument(
+            "--margin", type=int, default=DEFAULT_MARGIN,
+            help="context in pixels around each block for instance labels; larger than the objects (default %(default)s)",
+        )
+
+
+def predict_zarr_inputs(args: argparse.Namespace, paths: list[Path], *, output: str, suffix: str) -> None:
+    """Predict each zarr input of ``paths`` into ``args.out/<name><suffix>.zarr``, after checking every output first."""
+    targets = [args.out / f"{path.stem}{suffix}.zarr" for path in paths]
+    for target in targets:
+        if target.exists() and not (args.overwrite or args.resume):
+            raise ValueError(f"{target} already exists; pass --overwrite to replace it, or --resume to continue it")
+    args.out.mkdir(parents=True, exist_ok=True)
+    with dask_client(args.scheduler, args.workers) as client:
+        for path, target in zip(paths, targets):
+            written, skipped = predict_zarr(
+                args.model, path, target, output=output, level=args.level, chunks=args.chunks,
+                margin=getattr(args, "margin", DEFAULT_MARGIN), device=args.device, client=client,
+                resume=args.resume and target.exists(), overwrite=args.overwrite, show_progress=True,
+            )
+            print(f"\n{path} -> {target} ({written} blocks written" + (f", {skipped} done before)" if skipped else ")"))

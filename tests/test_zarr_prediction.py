@@ -1,0 +1,98 @@
+"""OME-Zarr in and out: blockwise prediction on a dask cluster, resumable, with the input's pixel size."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import zarr
+from ome_zarr.writer import write_image
+
+from denoise2seg.blockwise.store import progress_folder
+from denoise2seg.blockwise.zarr_prediction import predict_zarr
+from denoise2seg.cli.main import main
+from denoise2seg.data.samples import noisy_nuclei_2d
+from denoise2seg.io.ome_zarr import read_zarr_image
+from denoise2seg.metrics import score_image
+from denoise2seg.n2v import N2VConfig, N2VModel, train_n2v
+from denoise2seg.segmentation import SegmentationConfig, SegmentationModel, train_segmentation
+
+
+@pytest.fixture(scope="module")
+def sample():
+    noisy, _, mask = noisy_nuclei_2d(20, seed=0)
+    return noisy[:256, :200], mask[:256, :200]
+
+
+@pytest.fixture(scope="module")
+def n2v_folder(tmp_path_factory, sample):
+    folder = tmp_path_factory.mktemp("zarr") / "n2v"
+    config = N2VConfig(patch_size=32, batch_size=4, epochs=1, steps_per_epoch=5, depth=2, n_filters=8, seed=0)
+    for _ in train_n2v(sample[0], config, out_dir=folder, device="cpu"):
+        pass
+    return folder
+
+
+@pytest.fixture
+def ome_zarr(tmp_path, sample):
+    """The sample as an OME-Zarr with two levels, chunks of 50 pixels and a pixel size of 0.5 x 0.25 um."""
+    path = tmp_path / "sample.zarr"
+    group = zarr.open_group(str(path), mode="w")
+    write_image(sample[0], group, axes="yx", scale_factors=[2], scale={"y": 0.5, "x": 0.25}, storage_options={"chunks": (50, 50)})
+    return path
+
+
+def test_denoising_an_ome_zarr_on_two_workers_writes_what_one_process_writes(tmp_path, ome_zarr, n2v_folder, sample, capsys):
+    args = ["n2v", "predict", str(n2v_folder), str(ome_zarr), "--out", str(tmp_path / "out"), "--chunks", "64", "--workers", "2", "--device", "cpu"]
+    assert main(args) == 0
+    assert "blocks written" in capsys.readouterr().out
+    distributed = read_zarr_image(tmp_path / "out" / "sample_n2v.zarr")
+    assert distributed.axes == "YX" and distributed.scale == (0.5, 0.25)
+    written, skipped = predict_zarr(n2v_folder, ome_zarr, tmp_path / "single.zarr", output="denoised", chunks=64, device="cpu")
+    assert (written, skipped) == (4 * 4, 0)
+    single = np.asarray(read_zarr_image(tmp_path / "single.zarr").data)
+    np.testing.assert_allclose(np.asarray(distributed.data), single, atol=1e-5)
+    whole = N2VModel.load(n2v_folder, device="cpu").predict(sample[0], tile_shape=None)
+    np.testing.assert_allclose(single, whole, atol=1e-4)
+
+    before = (tmp_path / "out" / "sample_n2v.zarr" / "zarr.json").read_bytes()
+    assert main(args) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (tmp_path / "out" / "sample_n2v.zarr" / "zarr.json").read_bytes() == before
+
+
+def test_a_stopped_run_resumes_and_skips_the_finished_blocks(tmp_path, ome_zarr, n2v_folder):
+    output = tmp_path / "out.zarr"
+    predict_zarr(n2v_folder, ome_zarr, output, output="denoised", chunks=64, device="cpu")
+    complete = np.asarray(read_zarr_image(output).data).copy()
+    # As if the run had stopped before its last three blocks: not marked, not written.
+    markers = sorted(progress_folder(output).glob("*.done"))
+    array = zarr.open_array(str(output / "s0"), mode="r+")
+    for marker in markers[-3:]:
+        i, j = map(int, marker.stem.split("_"))
+        array[i * 64:(i + 1) * 64, j * 64:(j + 1) * 64] = 0
+        marker.unlink()
+    assert predict_zarr(n2v_folder, ome_zarr, output, output="denoised", chunks=64, device="cpu", resume=True) == (3, 13)
+    np.testing.assert_array_equal(np.asarray(read_zarr_image(output).data), complete)
+    with pytest.raises(ValueError, match="other settings \\(chunks\\)"):
+        predict_zarr(n2v_folder, ome_zarr, output, output="denoised", chunks=96, device="cpu", resume=True)
+
+
+def test_another_level_is_read_when_asked(tmp_path, ome_zarr, n2v_folder, sample):
+    predict_zarr(n2v_folder, ome_zarr, tmp_path / "level1.zarr", output="denoised", level=1, chunks=64, device="cpu")
+    result = read_zarr_image(tmp_path / "level1.zarr")
+    assert result.data.shape == read_zarr_image(ome_zarr, level=1).data.shape and result.scale == (1.0, 0.5)
+    with pytest.raises(ValueError, match="resolution levels 0-1"):
+        read_zarr_image(ome_zarr, level=2)
+
+
+def test_segmenting_an_ome_zarr_writes_a_labels_group_matching_whole_image_labels(tmp_path, ome_zarr, sample):
+    noisy, mask = sample
+    config = SegmentationConfig(patch_size=64, batch_size=4, epochs=2, steps_per_epoch=20, learning_rate=0.005, depth=2, n_filters=16, seed=0)
+    for _ in train_segmentation([noisy], [mask], config, out_dir=tmp_path / "seg", device="cpu"):
+        pass
+    out = tmp_path / "labels"
+    assert main(["seg", "predict", str(tmp_path / "seg"), str(ome_zarr), "--out", str(out), "--chunks", "96", "--workers", "1", "--device", "cpu"]) == 0
+    labels = read_zarr_image(out / "sample_labels.zarr" / "labels" / "labels")
+    assert labels.axes == "YX" and labels.scale == (0.5, 0.25)
+    whole = SegmentationModel.load(tmp_path / "seg", device="cpu").predict(noisy, tile_shape=None)
+    assert whole.max() > 10 and score_image(whole, np.asarray(labels.data)).ap_50 >= 0.99
