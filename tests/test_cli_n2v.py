@@ -169,3 +169,19 @@ def test_weight_average_is_an_option_and_zero_turns_it_off(tmp_path, noisy_tiffs
         main(["n2v", "train", str(noisy_tiffs[0]), "--out", str(tmp_path / "bad"), *TINY, "--ema-decay", "1.5"])
     assert "between 0 and 1" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_corrupt_file_among_many_is_skipped_and_the_others_are_denoised(tmp_path, noisy_tiffs, capsys):
+    model_dir = tmp_path / "model"
+    assert main(["n2v", "train", str(noisy_tiffs[0]), "--out", str(model_dir), *TINY]) == 0
+    broken = tmp_path / "broken.tif"
+    broken.write_bytes(noisy_tiffs[0].read_bytes()[:300])
+    capsys.readouterr()
+    inputs = [noisy_tiffs[0], broken, noisy_tiffs[1]]
+    assert main(["n2v", "predict", str(model_dir), *map(str, inputs), "--out", str(tmp_path / "out"), "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert f"skipped {broken}" in err and "2 of 3 images written" in err
+    model = N2VModel.load(model_dir, device="cpu")
+    for path in (noisy_tiffs[0], noisy_tiffs[1]):
+        np.testing.assert_allclose(tifffile.imread(tmp_path / "out" / f"{path.stem}_n2v.tif"), model.predict(tifffile.imread(path)), rtol=1e-4, atol=1e-2)
+    assert not (tmp_path / "out" / "broken_n2v.tif").exists()

@@ -10,8 +10,10 @@ from ..io.model_folder import read_model_config, saved_model_time
 from ..io.outputs import check_output_files, unique_output_paths
 from ..io.pixel_size import read_pixel_size
 from ..bioimageio import load_model
+from ..data.axes import parse_axes_list
+from .streaming import predict_files
 from .zarr_inputs import add_blockwise_options, predict_zarr_inputs, split_inputs
-from ..io.tiff import read_tiffs, write_tiff
+from ..io.tiff import read_tiff, read_tiffs, write_tiff
 from ..n2v import N2VConfig, train_n2v
 from ..n2v.config import LR_SCHEDULES
 from .file_axes import file_axes
@@ -123,17 +125,18 @@ def _predict(args: argparse.Namespace) -> int:
     check_output_files(targets, overwrite=args.overwrite, inputs=[args.model, *args.images])
     model = load_model(args.model, device=args.device, kinds=("n2v",))
     ndim = model.ndim
-    images = read_tiffs(args.images)
-    axes = file_axes(args.images, images, args.axes, spatial_ndim=ndim)
-    for path, image, image_axes in zip(args.images, images, axes):
-        model.check_input(image, image_axes, name=str(path))
-    args.out.mkdir(parents=True, exist_ok=True)
+    given = parse_axes_list(args.axes, len(args.images)) if args.axes is not None else [None] * len(args.images)
     tile_shape = "auto" if args.tile is None else ((args.tile,) * ndim if args.tile else None)
-    for path, image, image_axes, target in zip(args.images, images, axes, targets):
+
+    def denoise(index: int, path: Path, target: Path) -> str:
+        image = read_tiff(path)
+        (image_axes,) = file_axes([path], [image], given[index], spatial_ndim=ndim)
         denoised = model.predict(image, tile_shape=tile_shape, axes=image_axes, name=str(path))
+        target.parent.mkdir(parents=True, exist_ok=True)
         write_tiff(target, denoised, axes=image_axes, pixel_size=read_pixel_size(path))
-        print(f"{path} -> {target}")
-    return 0
+        return f"{path} -> {target}"
+
+    return predict_files(args.images, targets, denoise)
 
 
 AXES_HELP = (

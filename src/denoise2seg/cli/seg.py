@@ -14,6 +14,8 @@ from ..io.model_folder import read_model_config, saved_model_time
 from ..io.outputs import check_output_files, unique_output_paths
 from ..io.pixel_size import read_pixel_size
 from ..bioimageio import load_model
+from ..data.axes import parse_axes_list
+from .streaming import predict_files
 from .zarr_inputs import add_blockwise_options, predict_zarr_inputs, split_inputs
 from ..io.tiff import read_tiffs, write_labels_tiff
 from ..metrics import score_images
@@ -122,15 +124,18 @@ def _predict(args: argparse.Namespace) -> int:
     targets = unique_output_paths(args.images, args.out, suffix="_labels")
     check_output_files(targets, overwrite=args.overwrite, inputs=[args.model, *args.images])
     model = load_model(args.model, device=args.device, kinds=(MODEL_KIND,))
-    images, _ = read_frames(args.images, args.axes, ndim=model.ndim, channels=model.channels)
-    args.out.mkdir(parents=True, exist_ok=True)
+    given = parse_axes_list(args.axes, len(args.images)) if args.axes is not None else [None] * len(args.images)
     tile_shape = "auto" if args.tile is None else ((args.tile,) * model.ndim if args.tile else None)
-    for path, image, target in zip(args.images, images, targets):
+
+    def segment(index: int, path: Path, target: Path) -> str:
+        (image,), _ = read_frames([path], given[index], ndim=model.ndim, channels=model.channels)
         labels = model.predict(image, tile_shape=tile_shape)
+        target.parent.mkdir(parents=True, exist_ok=True)
         write_labels_tiff(target, labels, pixel_size=read_pixel_size(path))
         count = int(labels.max())
-        print(f"{path} -> {target} ({count} object{'' if count == 1 else 's'})")
-    return 0
+        return f"{path} -> {target} ({count} object{'' if count == 1 else 's'})"
+
+    return predict_files(args.images, targets, segment)
 
 
 def _ground_truth(path: Path, mask) -> np.ndarray:
