@@ -232,3 +232,28 @@ def test_a_multiscale_layer_is_predicted_at_full_resolution(make_napari_viewer, 
     expected = N2VModel.load(tiny_n2v_folder, device="cpu").predict(image, tile_shape=None)
     assert denoised.data.shape == image.shape
     np.testing.assert_allclose(denoised.data, expected, rtol=1e-4, atol=1e-3)
+
+
+def test_a_dask_layer_is_predicted_block_by_block_into_a_lazy_layer(make_napari_viewer, qtbot, nuclei_crop, tiny_n2v_folder, segmentation_folder, error_messages):
+    import dask.array as da
+
+    viewer = make_napari_viewer()
+    image = nuclei_crop[0]
+    viewer.add_image(da.from_array(image, chunks=64), name="lazy", scale=(2.0, 2.0))
+    widget = open_widget(viewer)
+    widget.set_model_folder(tiny_n2v_folder)
+    run_apply(widget, qtbot)
+    denoised = viewer.layers["lazy denoised"]
+    assert isinstance(denoised.data, da.Array)
+    expected = N2VModel.load(tiny_n2v_folder, device="cpu").predict(image, tile_shape=None)
+    np.testing.assert_allclose(np.asarray(denoised.data), expected, rtol=1e-4, atol=1e-3)
+    np.testing.assert_array_equal(denoised.scale, (2.0, 2.0))
+
+    widget.set_model_folder(segmentation_folder)
+    widget.image_list.select("lazy")
+    run_apply(widget, qtbot)
+    assert not error_messages()
+    labels = np.asarray(viewer.layers["lazy labels"].data)
+    whole = SegmentationModel.load(segmentation_folder, device="cpu").predict(image, tile_shape=None)
+    assert labels.shape == image.shape and labels.max() > 0
+    assert len(np.unique(labels)) == len(np.unique(whole))

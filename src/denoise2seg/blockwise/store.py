@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -97,3 +98,21 @@ def store_blocks(result, array_path: str, output: str | Path, *, client=None, sh
     else:
         dask.compute(*tasks)
     return len(tasks), skipped
+
+
+def blocks_into(result, path: str | Path) -> Iterator[int]:
+    """Compute ``result`` block by block (on this process's threads) into a new zarr array at ``path``; yield the blocks done.
+
+    For a caller that shows progress and may stop (closing the generator stops after
+    the current block); the array's chunks are ``result``'s blocks.
+    """
+    import zarr
+
+    array = zarr.open_array(
+        str(path), mode="w", shape=result.shape, chunks=tuple(c[0] for c in result.chunks), dtype=result.dtype
+    )
+    starts = [np.cumsum((0,) + c[:-1]) for c in result.chunks]
+    for done, index in enumerate(np.ndindex(*result.numblocks), start=1):
+        where = tuple(slice(int(s[i]), int(s[i]) + c[i]) for s, i, c in zip(starts, index, result.chunks))
+        array[where] = np.asarray(result.blocks[index].compute(scheduler="threads"))
+        yield done

@@ -336,6 +336,11 @@ def full_resolution(layer):
     return layer.data[0] if getattr(layer, "multiscale", False) else layer.data
 
 
+def is_lazy(layer) -> bool:
+    """Whether the layer's data is read on demand (a multiscale pyramid, a dask or zarr array) rather than held in memory."""
+    return bool(getattr(layer, "multiscale", False)) or not isinstance(layer.data, np.ndarray)
+
+
 def images_of(
     layers: list, *, what: str = "image", for_training: bool = False, axes: list[str] | None = None
 ) -> list[np.ndarray]:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import math
+import shutil
+import tempfile
 from pathlib import Path
 
 import napari
@@ -22,12 +26,24 @@ from qtpy.QtWidgets import (
 
 from ..bioimageio import BioimageioError, export_bioimageio, is_bioimageio_source, load_model
 from ..bioimageio.load import source_kind
+from ..blockwise.predict import blockwise_predict
+from ..blockwise.store import blocks_into
 from ..io.model_folder import ModelFolderError, read_model_config
 from ..io.outputs import check_output_files
 from ..metrics import InstanceScores, score_image
 from ..segmentation.model import KIND as SEGMENTATION_KIND
 from ..training.device import release_device_memory
-from .layer_choice import AxesField, LayerCombo, LayerList, frames_of_layers, images_of, is_ground_truth, show_result
+from .layer_choice import (
+    AxesField,
+    LayerCombo,
+    LayerList,
+    frames_of_layers,
+    full_resolution,
+    images_of,
+    is_ground_truth,
+    is_lazy,
+    show_result,
+)
 from .controls import device_combo, scrolling_layout, spin_box
 from .writers import write_labels_tiff
 
@@ -286,6 +302,9 @@ class PredictWidget(QWidget):
                 raise ValueError("choose a model folder or package first")
             kind = source_kind(folder)
             layers = self.image_list.chosen()
+            if layers and all(is_lazy(layer) for layer in layers):
+                self._apply_blockwise(folder, kind, layers)
+                return
             model = load_model(folder, device=self.device_combo.currentText())
             axes, sample_axes, frame_ndim = None, "STZ", 2
             if kind == "n2v":
@@ -359,6 +378,53 @@ class PredictWidget(QWidget):
         )
         self.worker.yielded.connect(on_frame)
         self.worker.returned.connect(scores.update)
+        self.worker.errored.connect(lambda err: show_error(f"Prediction failed: {err}"))
+        self.worker.finished.connect(on_done)
+        self.worker.aborted.connect(lambda: stopped.append(True))
+        self.worker.start()
+
+    def _apply_blockwise(self, folder: str, kind: str, layers: list) -> None:
+        """Predict dask or multiscale layers (full resolution) block by block into zarr arrays on disk; add them as lazy layers.
+
+        Memory holds a few blocks, whatever the layer's size. The results live in a
+        temporary folder until napari closes (save the layers to keep them).
+        """
+        output = "denoised" if kind == "n2v" else "labels"
+        device = self.device_combo.currentText()
+        results = [blockwise_predict(folder, full_resolution(layer), output=output, device=device) for layer in layers]
+        scratch = Path(tempfile.mkdtemp(prefix="denoise2seg-results-"))
+        atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+        paths = [scratch / f"result-{i}.zarr" for i in range(len(layers))]
+        total = sum(math.prod(result.numblocks) for result in results)
+        names = [f"{layer.name} {RESULT_SUFFIX[kind]}" for layer in layers]
+        self.progress.setRange(0, total)
+        self.progress.setValue(0)
+        self.apply_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        stopped = []
+
+        def blocks():
+            for result, path in zip(results, paths):
+                yield from blocks_into(result, path)
+
+        def on_done() -> None:
+            import dask.array as da
+
+            self.apply_button.setEnabled(True)
+            self.stop_button.setEnabled(False)
+            self.worker = None
+            release_device_memory()
+            if self.progress.value() < total:
+                if stopped:
+                    show_info(f"Prediction stopped after {self.progress.value()} of {total} blocks; no layer was added")
+                return
+            for name, path, layer in zip(names, paths, layers):
+                show_result(self.viewer, name, da.from_zarr(str(path)), "labels" if kind == SEGMENTATION_KIND else "image", source=layer)
+            self.results = names if kind == SEGMENTATION_KIND else []
+            show_info(f"{len(names)} result(s) of full-resolution blocks, read from {scratch} until napari closes")
+
+        self.worker = thread_worker(blocks, start_thread=False, ignore_errors=True)()
+        self.worker.yielded.connect(lambda _: self.progress.setValue(self.progress.value() + 1))
         self.worker.errored.connect(lambda err: show_error(f"Prediction failed: {err}"))
         self.worker.finished.connect(on_done)
         self.worker.aborted.connect(lambda: stopped.append(True))
