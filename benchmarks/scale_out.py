@@ -132,12 +132,14 @@ def main(argv: list[str] | None = None) -> str:
             single = None
             for workers in args.workers:
                 result = run(model, source, scratch / "out.zarr", kind, workers, chunks)
-                single = single or result["seconds"]
+                if workers == 1:
+                    single = result["seconds"]
                 mp = pixels / 1e6
                 peaks = ", ".join(f"{p:.0f}" for p in result["peaks"])
+                speed_up = f"{single / result['seconds']:.2f}" if single else "n/a (no 1-worker run)"
                 rows.append(
                     f"| {name} | {'N2V' if kind == 'denoised' else 'U-Net labels'} | {workers} | {mp:.0f} | {result['seconds']:.0f} | "
-                    f"{mp / result['seconds']:.2f} | {single / result['seconds']:.2f} | {peaks} |"
+                    f"{mp / result['seconds']:.2f} | {speed_up} | {peaks} |"
                 )
                 print(rows[-1], flush=True)
     table = "\n".join(rows) + f"\n\nBlocks of {args.chunks} pixels (3D: {args.chunks // 4}); CPU; seed {args.seed}.\n\n{provenance_line()}"
