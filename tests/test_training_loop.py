@@ -143,11 +143,12 @@ def test_weight_average_is_what_validation_and_the_best_weights_see(tmp_path):
     decay = 0.8
     task = LinearTask()
     events = run_training(task, Schedule(epochs=2, steps_per_epoch=5, learning_rate=0.05, ema_decay=decay), out_dir=tmp_path)
+    average = None
     for event in events:
         if event.kind == "step":
             raw = {name: value.detach().clone() for name, value in task.model.named_parameters()}
             # The average starts at the weights after the first step.
-            average = raw if event.step == 1 else {name: decay * average[name] + (1 - decay) * raw[name] for name in raw}
+            average = raw if average is None else {name: decay * average[name] + (1 - decay) * raw[name] for name in raw}
         if event.kind == "epoch":
             prediction = task.x * average["weight"][0, 0] + average["bias"][0]
             assert event.val_loss == pytest.approx(float(((prediction - 3 * task.x) ** 2).mean()), rel=1e-5)

@@ -96,3 +96,15 @@ def test_segmenting_an_ome_zarr_writes_a_labels_group_matching_whole_image_label
     assert labels.axes == "YX" and labels.scale == (0.5, 0.25)
     whole = SegmentationModel.load(tmp_path / "seg", device="cpu").predict(noisy, tile_shape=None)
     assert whole.max() > 10 and score_image(whole, np.asarray(labels.data)).ap_50 >= 0.99
+
+
+def test_ctrl_c_keeps_the_finished_blocks_and_says_how_to_continue(tmp_path, ome_zarr, n2v_folder, monkeypatch, capsys):
+    import denoise2seg.cli.zarr_inputs as zarr_inputs
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(zarr_inputs, "predict_zarr", interrupted)
+    code = main(["n2v", "predict", str(n2v_folder), str(ome_zarr), "--out", str(tmp_path / "out"), "--workers", "1", "--device", "cpu"])
+    assert code == 130
+    assert "run the same command with --resume" in capsys.readouterr().err

@@ -289,7 +289,6 @@ class PackagedDenoiser:
         image, axes = self.check_input(image, axes, name=name)
         samples = to_samples(image, axes, spatial_ndim=self.ndim)
         dims = [str(a.id) if getattr(a, "type", None) != "batch" else "batch" for a in self.input.axes]
-        out_dims = [str(a.id) if getattr(a, "type", None) != "batch" else "batch" for a in self.output.axes]
         denoised = np.empty(samples.shape, dtype=np.float32)
         spatial = samples.shape[2:]
         valid = self._valid_shape(spatial)

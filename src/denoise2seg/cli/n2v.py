@@ -117,7 +117,9 @@ def _train(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     stores, files = split_inputs(args.images)
     if stores:
-        predict_zarr_inputs(args, stores, output="denoised", suffix="_n2v")
+        code = predict_zarr_inputs(args, stores, output="denoised", suffix="_n2v")
+        if code or not files:
+            return code
     if not files:
         return 0
     args.images = files

@@ -117,7 +117,9 @@ def _anisotropy(args: argparse.Namespace) -> tuple[float, float, float] | None:
 def _predict(args: argparse.Namespace) -> int:
     stores, files = split_inputs(args.images)
     if stores:
-        predict_zarr_inputs(args, stores, output="labels", suffix="_labels")
+        code = predict_zarr_inputs(args, stores, output="labels", suffix="_labels")
+        if code or not files:
+            return code
     if not files:
         return 0
     args.images = files

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..blockwise.cluster import dask_client
@@ -38,18 +39,32 @@ def add_blockwise_options(parser: argparse.ArgumentParser, *, labels: bool) -> N
         )
 
 
-def predict_zarr_inputs(args: argparse.Namespace, paths: list[Path], *, output: str, suffix: str) -> None:
-    """Predict each zarr input of ``paths`` into ``args.out/<name><suffix>.zarr``, after checking every output first."""
+def predict_zarr_inputs(args: argparse.Namespace, paths: list[Path], *, output: str, suffix: str) -> int:
+    """Predict each zarr input of ``paths`` into ``args.out/<name><suffix>.zarr``, after checking every output first.
+
+    Returns 0, or 130 after Ctrl-C, saying which output to continue with ``--resume``.
+    """
     targets = [args.out / f"{path.stem}{suffix}.zarr" for path in paths]
     for target in targets:
         if target.exists() and not (args.overwrite or args.resume):
             raise ValueError(f"{target} already exists; pass --overwrite to replace it, or --resume to continue it")
     args.out.mkdir(parents=True, exist_ok=True)
-    with dask_client(args.scheduler, args.workers) as client:
-        for path, target in zip(paths, targets):
-            written, skipped = predict_zarr(
-                args.model, path, target, output=output, level=args.level, chunks=args.chunks,
-                margin=getattr(args, "margin", DEFAULT_MARGIN), device=args.device, client=client,
-                resume=args.resume and target.exists(), overwrite=args.overwrite, show_progress=True,
-            )
-            print(f"\n{path} -> {target} ({written} blocks written" + (f", {skipped} done before)" if skipped else ")"))
+    current = targets[0]
+    try:
+        with dask_client(args.scheduler, args.workers) as client:
+            for path, target in zip(paths, targets):
+                current = target
+                written, skipped = predict_zarr(
+                    args.model, path, target, output=output, level=args.level, chunks=args.chunks,
+                    margin=getattr(args, "margin", DEFAULT_MARGIN), device=args.device, client=client,
+                    resume=args.resume and target.exists(), overwrite=args.overwrite, show_progress=True,
+                )
+                print(f"\n{path} -> {target} ({written} blocks written" + (f", {skipped} done before)" if skipped else ")"))
+    except KeyboardInterrupt:
+        print(
+            f"\ndenoise2seg: stopped; the blocks finished so far are kept in {current}: run the same command with --resume "
+            "to continue it",
+            file=sys.stderr,
+        )
+        return 130
+    return 0
