@@ -41,7 +41,8 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
             client.close()
         return
     count, threads = local_cluster_size(workers)
-    with LocalCluster(n_workers=count, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    # ":0": any free port for the scheduler's web server, so that two runs on one machine do not clash.
+    with LocalCluster(n_workers=count, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         with Client(cluster) as client:
             client.run(_set_torch_threads, threads)
             yield client
