@@ -257,3 +257,13 @@ def test_a_dask_layer_is_predicted_block_by_block_into_a_lazy_layer(make_napari_
     whole = SegmentationModel.load(segmentation_folder, device="cpu").predict(image, tile_shape=None)
     assert labels.shape == image.shape and labels.max() > 0
     assert len(np.unique(labels)) == len(np.unique(whole))
+
+
+def test_contrast_limits_of_a_lazy_result_of_many_chunks_are_read_from_a_sample_of_it():
+    import dask.array as da
+
+    from denoise2seg.napari.layer_choice import display_range
+
+    values = np.random.default_rng(0).normal(100, 10, (600, 600)).astype(np.float32)
+    low, high = display_range(da.from_array(values, chunks=300))
+    assert (low, high) == display_range(values) and low < 100 < high

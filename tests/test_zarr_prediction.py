@@ -60,21 +60,52 @@ def test_denoising_an_ome_zarr_on_two_workers_writes_what_one_process_writes(tmp
     assert (tmp_path / "out" / "sample_n2v.zarr" / "zarr.json").read_bytes() == before
 
 
-def test_a_stopped_run_resumes_and_skips_the_finished_blocks(tmp_path, ome_zarr, n2v_folder):
+def test_a_stopped_run_resumes_and_skips_the_finished_blocks(tmp_path, ome_zarr, n2v_folder, monkeypatch):
+    import denoise2seg.blockwise.store as store
+
+    predict_zarr(n2v_folder, ome_zarr, tmp_path / "complete.zarr", output="denoised", chunks=64, device="cpu")
+    complete = np.asarray(read_zarr_image(tmp_path / "complete.zarr").data)
+    assert not progress_folder(tmp_path / "complete.zarr").exists()
+
+    write = store._write_block
+
+    def fails_on_the_last_row(values, array_path, where, marker):
+        if where[0].start >= 192:
+            raise RuntimeError("the machine went down")
+        return write(values, array_path, where, marker)
+
     output = tmp_path / "out.zarr"
-    predict_zarr(n2v_folder, ome_zarr, output, output="denoised", chunks=64, device="cpu")
-    complete = np.asarray(read_zarr_image(output).data).copy()
-    # As if the run had stopped before its last three blocks: not marked, not written.
-    markers = sorted(progress_folder(output).glob("*.done"))
-    array = zarr.open_array(str(output / "s0"), mode="r+")
-    for marker in markers[-3:]:
-        i, j = map(int, marker.stem.split("_"))
-        array[i * 64:(i + 1) * 64, j * 64:(j + 1) * 64] = 0
-        marker.unlink()
-    assert predict_zarr(n2v_folder, ome_zarr, output, output="denoised", chunks=64, device="cpu", resume=True) == (3, 13)
-    np.testing.assert_array_equal(np.asarray(read_zarr_image(output).data), complete)
-    with pytest.raises(ValueError, match="other settings \\(chunks\\)"):
+    monkeypatch.setattr(store, "_write_block", fails_on_the_last_row)
+    with pytest.raises(RuntimeError, match="went down"):
+        predict_zarr(n2v_folder, ome_zarr, output, output="denoised", chunks=64, device="cpu")
+    monkeypatch.setattr(store, "_write_block", write)
+    done = len(list(progress_folder(output).glob("*.done")))
+    assert done <= 12
+
+    with pytest.raises(ValueError, match="other settings \\(chunks \\[\\[64\\], \\[64\\]\\], now \\[\\[96\\], \\[96\\]\\]\\)"):
         predict_zarr(n2v_folder, ome_zarr, output, output="denoised", chunks=96, device="cpu", resume=True)
+    assert predict_zarr(n2v_folder, ome_zarr, output, output="denoised", chunks=64, device="cpu", resume=True) == (16 - done, done)
+    np.testing.assert_array_equal(np.asarray(read_zarr_image(output).data), complete)
+    assert not progress_folder(output).exists()
+    with pytest.raises(ValueError, match="holds no stopped run to continue"):
+        predict_zarr(n2v_folder, ome_zarr, output, output="denoised", chunks=64, device="cpu", resume=True)
+
+
+def test_a_retrained_model_does_not_resume_another_models_output(tmp_path, ome_zarr, sample, monkeypatch):
+    import denoise2seg.blockwise.store as store
+
+    config = N2VConfig(patch_size=32, batch_size=4, epochs=1, steps_per_epoch=3, depth=2, n_filters=8, seed=1)
+    for _ in train_n2v(sample[0], config, out_dir=tmp_path / "model", device="cpu"):
+        pass
+    monkeypatch.setattr(store, "_write_block", lambda *args: (_ for _ in ()).throw(RuntimeError("stopped")))
+    with pytest.raises(RuntimeError):
+        predict_zarr(tmp_path / "model", ome_zarr, tmp_path / "out.zarr", output="denoised", chunks=64, device="cpu")
+    monkeypatch.undo()
+    retrained = N2VConfig(**{**config.to_dict(), "seed": 2})
+    for _ in train_n2v(sample[0], retrained, out_dir=tmp_path / "model", device="cpu"):
+        pass
+    with pytest.raises(ValueError, match="other settings \\(model_digest"):
+        predict_zarr(tmp_path / "model", ome_zarr, tmp_path / "out.zarr", output="denoised", chunks=64, device="cpu", resume=True)
 
 
 def test_another_level_is_read_when_asked(tmp_path, ome_zarr, n2v_folder, sample):
@@ -108,3 +139,20 @@ def test_ctrl_c_keeps_the_finished_blocks_and_says_how_to_continue(tmp_path, ome
     code = main(["n2v", "predict", str(n2v_folder), str(ome_zarr), "--out", str(tmp_path / "out"), "--workers", "1", "--device", "cpu"])
     assert code == 130
     assert "run the same command with --resume" in capsys.readouterr().err
+
+
+def test_zarr_inputs_of_one_name_get_distinct_outputs_and_a_bad_one_is_skipped(tmp_path, ome_zarr, n2v_folder, capsys):
+    import shutil
+
+    (tmp_path / "b").mkdir()
+    shutil.copytree(ome_zarr, tmp_path / "b" / ome_zarr.name)
+    bad = tmp_path / "bad.zarr"
+    zarr.open_array(str(bad), mode="w", shape=(3, 64, 64), dtype="float32")
+    args = ["n2v", "predict", str(n2v_folder), str(ome_zarr), str(bad), str(tmp_path / "b" / ome_zarr.name), "--out", str(tmp_path / "out")]
+    assert main([*args, "--workers", "1", "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert f"skipped {bad}" in err and "without axes" in err
+    assert (tmp_path / "out" / "sample_n2v.zarr").is_dir() and (tmp_path / "out" / "sample_n2v-2.zarr").is_dir()
+    with pytest.raises(SystemExit):
+        main([*args, "--workers", "0"])
+    assert "at least 1 worker" in capsys.readouterr().err

@@ -47,11 +47,15 @@ def start_or_resume(output: str | Path, settings: dict, *, resume: bool) -> bool
     if not resume:
         return False
     if not recorded.is_file():
-        raise ValueError(f"{output} holds no run to continue (no {PROGRESS_FOLDER}); start it without --resume")
+        raise ValueError(
+            f"{output} holds no stopped run to continue (it is complete, or not an output of a blockwise prediction); "
+            "use it as it is, or pass --overwrite to make it again"
+        )
     before = json.loads(recorded.read_text())
     if before != settings:
         changed = sorted(key for key in set(before) | set(settings) if before.get(key) != settings.get(key))
-        raise ValueError(f"{output} was made with other settings ({', '.join(changed)}); continue it with the same ones")
+        listed = ", ".join(f"{key} {before.get(key)!r}, now {settings.get(key)!r}" for key in changed)
+        raise ValueError(f"{output} was made with other settings ({listed}); continue it with the same ones, or pass --overwrite")
     return True
 
 

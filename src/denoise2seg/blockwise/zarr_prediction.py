@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 from typing import Literal
@@ -10,9 +11,21 @@ import numpy as np
 
 from ..io.ome_zarr import ZarrImage, create_image, create_labels, read_zarr_image
 from .predict import DEFAULT_MARGIN, blockwise_predict, cached_model, frame_axes
-from .store import record_settings, start_or_resume, store_blocks
+from .store import progress_folder, record_settings, start_or_resume, store_blocks
 
 LABELS_NAME = "labels"
+
+
+def model_digest(source: str | Path) -> str:
+    """SHA-256 of the model's files (a folder's config and best weights, or a package file), so a retrained model differs."""
+    source = Path(source)
+    files = [source] if source.is_file() else [source / "config.json", source / "weights.safetensors"]
+    if source.is_dir() and not files[1].is_file():
+        files = sorted(p for p in source.rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def model_frame(image: ZarrImage, model, name: str) -> tuple[object, str, tuple[float, ...] | None]:
@@ -58,8 +71,9 @@ def predict_zarr(
 
     ``level`` is the resolution level read (0: full resolution). The output has the input's
     pixel size; labels are the ``labels/labels`` label image of it. ``resume`` continues a
-    stopped run of the same settings and skips its finished blocks; an existing output is
-    replaced only with ``overwrite``. Returns ``(blocks written, blocks skipped)``.
+    stopped run of the same settings (model files included) and skips its finished blocks;
+    an existing output is replaced only with ``overwrite``. A complete output keeps no
+    progress marks. Returns ``(blocks written, blocks skipped)``.
     """
     output_path = Path(output_path)
     image = read_zarr_image(source, level)
@@ -68,6 +82,7 @@ def predict_zarr(
     result = blockwise_predict(model_source, frame, output=output, chunks=chunks, margin=margin, device=device)
     settings = {
         "model": str(Path(model_source).resolve()),
+        "model_digest": model_digest(model_source),
         "input": str(Path(source).resolve()),
         "level": level,
         "output": output,
@@ -91,4 +106,7 @@ def predict_zarr(
             create_image(output_path, result.shape, np.float32, tuple(c[0] for c in result.chunks), axes, scale)
     if not resumed:
         record_settings(output_path, settings)
-    return store_blocks(result, array_path, output_path, client=client, show_progress=show_progress)
+    written, skipped = store_blocks(result, array_path, output_path, client=client, show_progress=show_progress)
+    # Complete: the marks of the finished blocks are no longer needed (and zarr readers would list them).
+    shutil.rmtree(progress_folder(output_path))
+    return written, skipped

@@ -531,5 +531,7 @@ def window_on_image(window_layer, source, shape: tuple[int, ...] | None = None) 
 
 def display_range(image: np.ndarray) -> tuple[float, float]:
     """Contrast limits from the 0.5 and 99.5 percentiles, so that a few extreme border pixels do not darken the view."""
-    low, high = (float(v) for v in np.percentile(image[:: max(1, image.shape[0] // 512)], (0.5, 99.5)))
+    # A strided subset read into memory first: a lazy (dask, zarr) result stays lazy.
+    sample = np.asarray(image[:: max(1, image.shape[0] // 512)])
+    low, high = (float(v) for v in np.percentile(sample, (0.5, 99.5)))
     return (low, high) if high > low else (low, low + 1.0)
