@@ -19,16 +19,16 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ..data.axes import channel_count, check_axes, default_axes, from_samples, to_samples
+from ..data.axes import from_samples, to_samples
 from ..data.normalization import normalizer_from_dict
 from ..io.model_folder import read_model_config
 from ..n2v import N2VConfig, N2VModel
+from ..n2v.model import image_with_axes
 from ..nets import UNet, UNetSpec
 from ..segmentation import SegmentationConfig, SegmentationModel
 from ..segmentation.model import KIND as SEGMENTATION_KIND
 from ..segmentation.networks import build_network
 from ..training import choose_device
-from ..validation import check_image
 from .errors import BioimageioError
 
 PACKAGE_YAML_NAMES = ("rdf.yaml", "bioimageio.yaml")
@@ -237,14 +237,7 @@ class PackagedDenoiser:
 
     def check_input(self, image, axes: str | None = None, *, name: str = "image") -> tuple[np.ndarray, str]:
         """``image`` as float32 with its checked axes (as :meth:`N2VModel.check_input`)."""
-        ndim = self.ndim
-        if axes is None:
-            image = check_image(image, ndim=(ndim, ndim + 1) if self.channels == 1 else (ndim, ndim + 1, ndim + 2), name=name)
-            axes = default_axes(image.ndim, spatial_ndim=ndim, channels=self.channels)
-        else:
-            axes = check_axes(axes, np.shape(image), name=name, spatial_ndim=ndim)
-            image = check_image(image, ndim=len(axes), name=name)
-        channels = channel_count(image.shape, axes)
+        image, axes, channels = image_with_axes(image, axes, spatial_ndim=self.ndim, channels=self.channels, name=name)
         if channels != self.channels:
             raise ValueError(
                 f"{name} with axes {axes!r} has {channels} channel{'s' * (channels != 1)} but {self.name} takes {self.channels}"

@@ -18,6 +18,23 @@ from ..validation import check_image
 from .config import N2VConfig
 
 
+def image_with_axes(image, axes: str | None, *, spatial_ndim: int, channels: int, name: str) -> tuple[np.ndarray, str, int]:
+    """``image`` as float32, its checked axes and its channel count, for a denoiser of ``channels`` channels.
+
+    ``axes`` default to ``spatial_ndim`` spatial axes or a stack of such, with the channel
+    axis first for a multi-channel denoiser. Raises ``ValueError`` naming ``name`` when the
+    axes do not fit the image or its values are not finite; the caller compares the count.
+    """
+    if axes is None:
+        ndims = (spatial_ndim, spatial_ndim + 1) if channels == 1 else (spatial_ndim, spatial_ndim + 1, spatial_ndim + 2)
+        image = check_image(image, ndim=ndims, name=name)
+        axes = default_axes(image.ndim, spatial_ndim=spatial_ndim, channels=channels)
+    else:
+        axes = check_axes(axes, np.shape(image), name=name, spatial_ndim=spatial_ndim)
+        image = check_image(image, ndim=len(axes), name=name)
+    return image, axes, channel_count(image.shape, axes)
+
+
 class N2VModel:
     """A Noise2Void network with its normalisation.
 
@@ -87,14 +104,7 @@ class N2VModel:
         ``name`` (a file, a layer) when the axes do not fit the image, its values are not
         finite, or it has another number of channels than the model.
         """
-        ndim = self.config.ndim
-        if axes is None:
-            image = check_image(image, ndim=(ndim, ndim + 1) if self.channels == 1 else (ndim, ndim + 1, ndim + 2), name=name)
-            axes = default_axes(image.ndim, spatial_ndim=ndim, channels=self.channels)
-        else:
-            axes = check_axes(axes, np.shape(image), name=name, spatial_ndim=ndim)
-            image = check_image(image, ndim=len(axes), name=name)
-        channels = channel_count(image.shape, axes)
+        image, axes, channels = image_with_axes(image, axes, spatial_ndim=self.config.ndim, channels=self.channels, name=name)
         if channels != self.channels:
             raise ValueError(
                 f"{name} of shape {image.shape} with axes {axes!r} has {channels} channel{'s' * (channels != 1)} "
