@@ -12,7 +12,7 @@ from ..io.pixel_size import read_pixel_size
 from ..bioimageio import load_model
 from ..data.axes import parse_axes_list
 from .streaming import predict_files
-from .zarr_inputs import add_blockwise_options, predict_zarr_inputs, split_inputs
+from .zarr_inputs import add_blockwise_options, predict_stores_first
 from ..io.tiff import read_tiff, read_tiffs, write_tiff
 from ..n2v import N2VConfig, train_n2v
 from ..n2v.config import LR_SCHEDULES
@@ -115,14 +115,9 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    stores, files = split_inputs(args.images)
-    if stores:
-        code = predict_zarr_inputs(args, stores, output="denoised", suffix="_n2v")
-        if code or not files:
-            return code
-    if not files:
-        return 0
-    args.images = files
+    code = predict_stores_first(args, output="denoised", suffix="_n2v")
+    if code is not None:
+        return code
     targets = unique_output_paths(args.images, args.out, suffix="_n2v")
     check_output_files(targets, overwrite=args.overwrite, inputs=[args.model, *args.images])
     model = load_model(args.model, device=args.device, kinds=("n2v",))

@@ -16,7 +16,7 @@ from ..io.pixel_size import read_pixel_size
 from ..bioimageio import load_model
 from ..data.axes import parse_axes_list
 from .streaming import predict_files
-from .zarr_inputs import add_blockwise_options, predict_zarr_inputs, split_inputs
+from .zarr_inputs import add_blockwise_options, predict_stores_first
 from ..io.tiff import read_tiffs, write_labels_tiff
 from ..metrics import score_images
 from ..segmentation import METHODS, SCHEMES, SegmentationConfig, SegmentationModel, train_segmentation
@@ -115,14 +115,9 @@ def _anisotropy(args: argparse.Namespace) -> tuple[float, float, float] | None:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    stores, files = split_inputs(args.images)
-    if stores:
-        code = predict_zarr_inputs(args, stores, output="labels", suffix="_labels")
-        if code or not files:
-            return code
-    if not files:
-        return 0
-    args.images = files
+    code = predict_stores_first(args, output="labels", suffix="_labels")
+    if code is not None:
+        return code
     targets = unique_output_paths(args.images, args.out, suffix="_labels")
     check_output_files(targets, overwrite=args.overwrite, inputs=[args.model, *args.images])
     model = load_model(args.model, device=args.device, kinds=(MODEL_KIND,))

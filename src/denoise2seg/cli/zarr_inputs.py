@@ -26,6 +26,18 @@ def split_inputs(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     return [p for p in paths if is_zarr(p)], [p for p in paths if not is_zarr(p)]
 
 
+def predict_stores_first(args: argparse.Namespace, *, output: str, suffix: str) -> int | None:
+    """Predict the zarr inputs among ``args.images`` and leave only the files there.
+
+    Returns the exit code to end the command with (no files left, some stores skipped, or
+    Ctrl-C), or ``None`` when the files are to be predicted next.
+    """
+    stores, files = split_inputs(args.images)
+    args.images = files
+    code = predict_zarr_inputs(args, stores, output=output, suffix=suffix) if stores else 0
+    return code if code or not files else None
+
+
 def add_blockwise_options(parser: argparse.ArgumentParser, *, labels: bool) -> None:
     """The options of zarr inputs: level, block size, cluster, resume (and the labels' margin)."""
     group = parser.add_argument_group(
