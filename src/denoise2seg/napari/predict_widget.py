@@ -339,11 +339,6 @@ class PredictWidget(QWidget):
         self.scores = {}
         self.scores_label.setText("")
         total = sum(prediction_steps(image, a, sample_axes, frame_ndim) for image, a in zip(images, axes or [None] * len(images)))
-        self.progress.setRange(0, total)
-        self.progress.setValue(0)
-        self.apply_button.setEnabled(False)
-        self.stop_button.setEnabled(True)
-        stopped = []
 
         def on_frame(result) -> None:
             i, t, predicted = result
@@ -351,17 +346,8 @@ class PredictWidget(QWidget):
                 outputs[i][...] = predicted
             else:
                 outputs[i][t] = predicted
-            self.progress.setValue(self.progress.value() + 1)
 
-        def on_done() -> None:
-            self.apply_button.setEnabled(True)
-            self.stop_button.setEnabled(False)
-            self.worker = None
-            release_device_memory()
-            if self.progress.value() < total:
-                if stopped:
-                    show_info(f"Prediction stopped after {self.progress.value()} of {total} frames; no layer was added")
-                return
+        def add_layers() -> None:
             layer_type = "labels" if kind == SEGMENTATION_KIND else "image"
             for name, output, layer in zip(names, outputs, layers):
                 if kind == SEGMENTATION_KIND:
@@ -373,15 +359,46 @@ class PredictWidget(QWidget):
             self.results = names if kind == SEGMENTATION_KIND else []
             self._show_scores({names[i]: s for i, s in scores.items()}, {names[i]: reason for i, reason in refused.items()})
 
-        self.worker = thread_worker(_predict_frames, start_thread=False, ignore_errors=True)(
+        worker = thread_worker(_predict_frames, start_thread=False, ignore_errors=True)(
             model, images, tile_shape, truths, axes, sample_axes, frame_ndim
         )
-        self.worker.yielded.connect(on_frame)
-        self.worker.returned.connect(scores.update)
-        self.worker.errored.connect(lambda err: show_error(f"Prediction failed: {err}"))
-        self.worker.finished.connect(on_done)
-        self.worker.aborted.connect(lambda: stopped.append(True))
-        self.worker.start()
+        worker.returned.connect(scores.update)
+        self._run(worker, total, "frames", add_layers, on_frame)
+
+    def _run(self, worker, total: int, unit: str, add_layers, on_yielded=None) -> None:
+        """Start the prediction ``worker``: the progress bar counts its ``total`` yields (``unit``), Stop ends it.
+
+        ``on_yielded`` takes each yielded value; ``add_layers()`` runs once all ``total``
+        came in, so a stopped or failed run adds no layer.
+        """
+        self.progress.setRange(0, total)
+        self.progress.setValue(0)
+        self.apply_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        stopped = []
+
+        def on_yield(value) -> None:
+            if on_yielded is not None:
+                on_yielded(value)
+            self.progress.setValue(self.progress.value() + 1)
+
+        def on_done() -> None:
+            self.apply_button.setEnabled(True)
+            self.stop_button.setEnabled(False)
+            self.worker = None
+            release_device_memory()
+            if self.progress.value() < total:
+                if stopped:
+                    show_info(f"Prediction stopped after {self.progress.value()} of {total} {unit}; no layer was added")
+                return
+            add_layers()
+
+        self.worker = worker
+        worker.yielded.connect(on_yield)
+        worker.errored.connect(lambda err: show_error(f"Prediction failed: {err}"))
+        worker.finished.connect(on_done)
+        worker.aborted.connect(lambda: stopped.append(True))
+        worker.start()
 
     def _apply_blockwise(self, folder: str, kind: str, layers: list) -> None:
         """Predict dask or multiscale layers (full resolution) block by block into zarr arrays on disk; add them as lazy layers.
@@ -397,38 +414,20 @@ class PredictWidget(QWidget):
         paths = [scratch / f"result-{i}.zarr" for i in range(len(layers))]
         total = sum(math.prod(result.numblocks) for result in results)
         names = [f"{layer.name} {RESULT_SUFFIX[kind]}" for layer in layers]
-        self.progress.setRange(0, total)
-        self.progress.setValue(0)
-        self.apply_button.setEnabled(False)
-        self.stop_button.setEnabled(True)
-        stopped = []
 
         def blocks():
             for result, path in zip(results, paths):
                 yield from blocks_into(result, path)
 
-        def on_done() -> None:
+        def add_layers() -> None:
             import dask.array as da
 
-            self.apply_button.setEnabled(True)
-            self.stop_button.setEnabled(False)
-            self.worker = None
-            release_device_memory()
-            if self.progress.value() < total:
-                if stopped:
-                    show_info(f"Prediction stopped after {self.progress.value()} of {total} blocks; no layer was added")
-                return
             for name, path, layer in zip(names, paths, layers):
                 show_result(self.viewer, name, da.from_zarr(str(path)), "labels" if kind == SEGMENTATION_KIND else "image", source=layer)
             self.results = names if kind == SEGMENTATION_KIND else []
             show_info(f"{len(names)} result(s) of full-resolution blocks, read from {scratch} until napari closes")
 
-        self.worker = thread_worker(blocks, start_thread=False, ignore_errors=True)()
-        self.worker.yielded.connect(lambda _: self.progress.setValue(self.progress.value() + 1))
-        self.worker.errored.connect(lambda err: show_error(f"Prediction failed: {err}"))
-        self.worker.finished.connect(on_done)
-        self.worker.aborted.connect(lambda: stopped.append(True))
-        self.worker.start()
+        self._run(thread_worker(blocks, start_thread=False, ignore_errors=True)(), total, "blocks", add_layers)
 
     def _show_scores(self, scores: dict[str, InstanceScores], refused: dict[str, str]) -> None:
         """Show each result's scores (and why a result was not scored) below the progress bar and as notifications."""
