@@ -49,6 +49,23 @@ def tiny_n2v_folder(tmp_path_factory, nuclei_crop):
     return folder
 
 
+@pytest.fixture(scope="session")
+def nuclei_256():
+    """``(noisy, mask)``: a 256 x 256 crop of the DSB sample at noise sigma 20 (several blocks of blockwise prediction)."""
+    noisy, _, mask = noisy_nuclei_2d(20, seed=0)
+    return noisy[:256, :256], mask[:256, :256]
+
+
+@pytest.fixture(scope="session")
+def depth2_n2v_folder(tmp_path_factory, nuclei_256):
+    """Folder of an N2V model of depth 2 (8 filters, 5 steps) trained on :func:`nuclei_256`."""
+    folder = tmp_path_factory.mktemp("n2v-depth2")
+    config = N2VConfig(patch_size=32, batch_size=4, epochs=1, steps_per_epoch=5, depth=2, n_filters=8, seed=0)
+    for _ in train_n2v(nuclei_256[0], config, out_dir=folder, device="cpu"):
+        pass
+    return folder
+
+
 PLUGIN = "napari-denoise2seg"
 
 

@@ -10,26 +10,20 @@ from ome_zarr.writer import write_image
 from denoise2seg.blockwise.store import progress_folder
 from denoise2seg.blockwise.zarr_prediction import predict_zarr
 from denoise2seg.cli.main import main
-from denoise2seg.data.samples import noisy_nuclei_2d
 from denoise2seg.io.ome_zarr import read_zarr_image
 from denoise2seg.metrics import score_image
 from denoise2seg.n2v import N2VConfig, N2VModel, train_n2v
 from denoise2seg.segmentation import SegmentationConfig, SegmentationModel, train_segmentation
 
 
-@pytest.fixture(scope="module")
-def sample():
-    noisy, _, mask = noisy_nuclei_2d(20, seed=0)
-    return noisy[:256, :200], mask[:256, :200]
+@pytest.fixture
+def sample(nuclei_256):
+    return nuclei_256
 
 
-@pytest.fixture(scope="module")
-def n2v_folder(tmp_path_factory, sample):
-    folder = tmp_path_factory.mktemp("zarr") / "n2v"
-    config = N2VConfig(patch_size=32, batch_size=4, epochs=1, steps_per_epoch=5, depth=2, n_filters=8, seed=0)
-    for _ in train_n2v(sample[0], config, out_dir=folder, device="cpu"):
-        pass
-    return folder
+@pytest.fixture
+def n2v_folder(depth2_n2v_folder):
+    return depth2_n2v_folder
 
 
 @pytest.fixture
