@@ -27,6 +27,13 @@ def _marker(folder: Path, index: tuple[int, ...]) -> Path:
     return folder / ("_".join(map(str, index)) + ".done")
 
 
+def block_slices(result) -> Iterator[tuple[tuple[int, ...], tuple[slice, ...]]]:
+    """Each block of the dask array ``result``: its index in the block grid and where it lies in the array."""
+    starts = [np.cumsum((0,) + c[:-1]) for c in result.chunks]
+    for index in np.ndindex(*result.numblocks):
+        yield index, tuple(slice(int(s[i]), int(s[i]) + c[i]) for s, i, c in zip(starts, index, result.chunks))
+
+
 def _write_block(values: np.ndarray, array_path: str, where: tuple[slice, ...], marker: str) -> int:
     """Write one block into the zarr array at ``array_path`` and mark it done; the number of pixels written."""
     import zarr
@@ -79,13 +86,11 @@ def store_blocks(result, array_path: str, output: str | Path, *, client=None, sh
     folder.mkdir(parents=True, exist_ok=True)
     write = dask.delayed(_write_block, pure=False)
     tasks, skipped = [], 0
-    starts = [np.cumsum((0,) + c[:-1]) for c in result.chunks]
-    for index in np.ndindex(*result.numblocks):
+    for index, where in block_slices(result):
         marker = _marker(folder, index)
         if marker.exists():
             skipped += 1
             continue
-        where = tuple(slice(int(s[i]), int(s[i]) + c[i]) for s, i, c in zip(starts, index, result.chunks))
         tasks.append(write(result.blocks[index], array_path, where, str(marker)))
     if client is not None:
         futures = client.compute(tasks)
@@ -115,8 +120,6 @@ def blocks_into(result, path: str | Path) -> Iterator[int]:
     array = zarr.open_array(
         str(path), mode="w", shape=result.shape, chunks=tuple(c[0] for c in result.chunks), dtype=result.dtype
     )
-    starts = [np.cumsum((0,) + c[:-1]) for c in result.chunks]
-    for done, index in enumerate(np.ndindex(*result.numblocks), start=1):
-        where = tuple(slice(int(s[i]), int(s[i]) + c[i]) for s, i, c in zip(starts, index, result.chunks))
+    for done, (index, where) in enumerate(block_slices(result), start=1):
         array[where] = np.asarray(result.blocks[index].compute(scheduler="threads"))
         yield done
