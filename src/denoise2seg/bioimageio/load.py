@@ -29,6 +29,7 @@ from ..segmentation import SegmentationConfig, SegmentationModel
 from ..segmentation.model import KIND as SEGMENTATION_KIND
 from ..segmentation.networks import build_network
 from ..training import choose_device
+from ..training.fast_paths import use_channels_last
 from .errors import BioimageioError
 
 PACKAGE_YAML_NAMES = ("rdf.yaml", "bioimageio.yaml")
@@ -80,9 +81,11 @@ def _part(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor
     return {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
 
 
-def _n2v_model(record: dict, weights: dict[str, torch.Tensor]) -> N2VModel:
+def _n2v_model(record: dict, weights: dict[str, torch.Tensor], device: torch.device) -> N2VModel:
+    """The N2V model of ``record`` with ``weights``, on ``device`` in the layout :meth:`N2VModel.load` gives it."""
     net = UNet(UNetSpec.from_dict(record["network"]))
     net.load_state_dict(weights)
+    use_channels_last(net.to(device)).eval()
     return N2VModel(net, N2VConfig.from_dict(record["config"]), normalizer_from_dict(record["normalization"]))
 
 
@@ -91,17 +94,14 @@ def _own_model(own: dict, descr, device: torch.device) -> N2VModel | Segmentatio
     state = _state_dict(descr)
     record = own["model"]
     if record["kind"] == "n2v":
-        model = _n2v_model(record, _part(state, "net."))
-        model.net.to(device).eval()
-        return model
+        return _n2v_model(record, _part(state, "net."), device)
     config = SegmentationConfig.from_dict(record["config"])
     net = build_network(config)
     net.load_state_dict(_part(state, "net."))
     net.to(device).eval()
     n2v = None
     if config.denoises_input:
-        n2v = _n2v_model(own["n2v"], _part(state, "denoiser."))
-        n2v.net.to(device).eval()
+        n2v = _n2v_model(own["n2v"], _part(state, "denoiser."), device)
     return SegmentationModel(net, config, normalizer_from_dict(record["normalization"]), record["thresholds"], n2v)
 
 

@@ -23,6 +23,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..io.model_folder import save_model_folder
 from .events import TrainingEvent
+from .fast_paths import use_channels_last, uses_bf16_autocast
 from .state import TrainingState, save_training_state
 
 
@@ -33,7 +34,10 @@ class Schedule:
     Defaults are VoidSeg's / Noise2Void's: Adam, lr 4e-4, 200 epochs of 400 steps,
     learning rate halved when the validation loss has not improved for 10 epochs
     (``"plateau"``). CT denoise-pretraining uses ``"cosine"`` annealing over all steps.
-    ``mixed_precision`` uses bfloat16 autocast, on CUDA only. ``ema_decay`` (``None``:
+    ``mixed_precision`` uses bfloat16 autocast on CUDA, and with ``cpu_mixed_precision``
+    also on a CPU with bf16 matrix units; ``channels_last`` trains a CPU network in the
+    channels-last layout (:mod:`denoise2seg.training.fast_paths` says where each pays;
+    both are off by default and turned on by the methods they were measured for). ``ema_decay`` (``None``:
     off) keeps an exponential moving average of the weights and batch-norm statistics
     (``torch.optim.swa_utils``), started at the weights after the first step and updated
     after every later one with this decay (0.99 averages over about the last 100 steps).
@@ -51,6 +55,8 @@ class Schedule:
     plateau_patience: int = 10
     min_learning_rate: float = 1e-7
     mixed_precision: bool = True
+    cpu_mixed_precision: bool = False
+    channels_last: bool = False
     ema_decay: float | None = None
 
     def __post_init__(self) -> None:
@@ -178,13 +184,15 @@ def run_training(
     out_dir = Path(out_dir) if out_dir is not None else None
     model = task.model
     device = next(model.parameters()).device
+    if schedule.channels_last:
+        use_channels_last(model)
     params = [p for p in task.trainable_parameters() if p.requires_grad]
     if not params:
         raise ValueError("the task has no trainable parameters")
     optimizer = torch.optim.Adam(params, lr=schedule.learning_rate, weight_decay=schedule.weight_decay)
     scheduler = _make_scheduler(optimizer, schedule)
     averaged = _weight_average(model, schedule.ema_decay)
-    use_amp = schedule.mixed_precision and device.type == "cuda"
+    use_amp = uses_bf16_autocast(device, mixed_precision=schedule.mixed_precision, on_cpu=schedule.cpu_mixed_precision)
     total = schedule.total_steps
     step = 0
     saved_step = -1
