@@ -2,8 +2,8 @@
 
 Training is timed through the real training path (``train_n2v``: patch sampling,
 augmentation and blind-spot masking on the device, forward, backward, Adam step; bf16
-autocast on CUDA), skipping warm-up steps. Prediction is ``N2VModel.predict`` on a
-square image by overlapping tiles. Prints a markdown table (and writes it to ``--out``).
+autocast on CUDA and on a CPU with AMX, channels-last on a CPU), skipping warm-up steps.
+Prediction is ``N2VModel.predict`` on a square image by overlapping tiles. Prints a markdown table (and writes it to ``--out``).
 
     python benchmarks/n2v_speed.py --device cpu
     python benchmarks/n2v_speed.py --device cuda --steps 50 --image-size 4096
@@ -23,6 +23,7 @@ from denoise2seg.data.normalization import PercentileNormalizer
 from denoise2seg.n2v import N2VConfig, N2VModel, train_n2v
 from denoise2seg.nets import UNet
 from denoise2seg.training import choose_device
+from denoise2seg.training.fast_paths import uses_bf16_autocast
 
 
 def _synchronize(device: torch.device) -> None:
@@ -100,7 +101,8 @@ def main(argv: list[str] | None = None) -> str:
     )
     patches_per_s = training_throughput(config, device, args.warmup)
     megapixels_per_s = prediction_throughput(config, device, args.image_size, args.tile, args.repeats)
-    amp = "bf16 autocast" if device.type == "cuda" else "float32"
+    bf16 = uses_bf16_autocast(device, mixed_precision=config.mixed_precision, on_cpu=config.mixed_precision)
+    amp = ("bf16 autocast" if bf16 else "float32") + (", channels-last" if device.type == "cpu" else "")
     table = "\n".join(
         [
             "| device | U-Net | training | training patches/s | prediction | prediction MP/s |",
