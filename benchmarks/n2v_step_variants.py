@@ -10,8 +10,9 @@ change in machine load hits all of them; the table has the median patches/s over
 
 Prediction times ``N2VModel.predict`` of the whole sample tiled to ``--image-size``
 (automatic tiles) in float32, channels-last, and bf16 autocast with channels-last; with
-``--model`` (an N2V model folder, e.g. the demo's) it also reports how far the bf16
-result lies from the float32 one (PSNR of the one against the other, data range 255).
+``--model`` (an N2V model folder, e.g. the demo's) it also reports how far each result
+lies from the float32 one: the PSNR of the one against the other (data range 255) and
+the largest difference (grey levels).
 
     OMP_NUM_THREADS=2 python benchmarks/n2v_step_variants.py --threads 2 --model denoise2seg-demo/model \
         --out results/n2v_step_variants_cpu.md
@@ -198,18 +199,19 @@ def main(argv=None) -> str:
         "",
         (
             f"Prediction of a {args.image_size}x{args.image_size} image (the sample tiled), automatic tiles"
-            + (f", model {args.model.name}" if args.model is not None else ", untrained network")
+            + (f", model {args.model}" if args.model is not None else ", untrained network")
             + ":"
         ),
         "",
-        "| variant | prediction MP/s | vs float32 | PSNR against the float32 result (dB) |",
-        "|---|---|---|---|",
+        "| variant | prediction MP/s | vs float32 | PSNR against the float32 result (dB) | largest difference |",
+        "|---|---|---|---|---|",
     ]
     for variant in PREDICTION_VARIANTS:
         if args.model is None or variant == PREDICTION_VARIANTS[0]:
-            agreement = "-"
+            agreement = "- | -"
         else:
-            agreement = f"{peak_signal_noise_ratio(reference, results[variant], data_range=DATA_RANGE):.1f}"
+            psnr = peak_signal_noise_ratio(reference, results[variant], data_range=DATA_RANGE)
+            agreement = f"{psnr:.1f} | {np.abs(results[variant] - reference).max():.3g}"
         lines.append(f"| {variant.name} | {speeds[variant]:.2f} | {speeds[variant] / speeds[PREDICTION_VARIANTS[0]]:.2f}x | {agreement} |")
     lines += ["", provenance_line()]
     text = "\n".join(lines) + "\n"
