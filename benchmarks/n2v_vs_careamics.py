@@ -61,6 +61,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=2, help="torch threads in each run")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (both tools)")
+    parser.add_argument(
+        "--careamics-precision", default="32-true",
+        help="Lightning's precision for CAREamics (its default 32-true; bf16-mixed: bf16 autocast, as ours on CUDA and AMX CPUs)",
+    )
     parser.add_argument("--careamics-python", default=sys.executable, help="interpreter in which CAREamics imports")
     parser.add_argument("--out", type=Path, default=None, help="Markdown file for the tables")
     parser.add_argument("--child", choices=TOOLS, help=argparse.SUPPRESS)
@@ -181,7 +185,10 @@ def _train_careamics(args, noisy: np.ndarray, big: np.ndarray, workdir: Path) ->
         batch_size=args.batch_size, num_epochs=args.steps, num_workers=0,
         model_params={"depth": args.depth, "num_channels_init": args.n_filters},
         optimizer_params={"lr": args.lr}, seed=args.seed + 1,  # CAREamics takes seeds > 0
-        trainer_params={"accelerator": "gpu" if args.device == "cuda" else "cpu", "devices": 1, "max_steps": args.steps},
+        trainer_params={
+            "accelerator": "gpu" if args.device == "cuda" else "cpu", "devices": 1, "max_steps": args.steps,
+            "precision": args.careamics_precision,
+        },
     )
     torch.manual_seed(args.seed)
     snapshots = Snapshots(args.every, workdir / f"careamics-{args.seed}-snapshots")
@@ -306,11 +313,21 @@ def tables(runs: dict[str, list[dict]], args, noisy_scores: dict) -> str:
         f"{args.steps} steps; {args.threads} torch threads; device {args.device}; seeds {args.seeds}"
         + (f"; our blind spots: {_our_masking(args)}" if args.masked_fraction is not None or args.radius is not None else "")
         + (f"; our Adam lr {args.our_lr:g}" if args.our_lr is not None else "")
-        + ".",
+        + f"; ours {_our_precision(args)}, CAREamics precision {args.careamics_precision}.",
         "",
         provenance_line(),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _our_precision(args) -> str:
+    import torch
+
+    from denoise2seg.training.fast_paths import uses_bf16_autocast
+
+    device = torch.device(args.device)
+    bf16 = uses_bf16_autocast(device, mixed_precision=True, on_cpu=True)
+    return ("bf16 autocast" if bf16 else "float32") + (" in channels-last" if device.type == "cpu" else "")
 
 
 def _our_masking(args) -> str:
@@ -348,7 +365,7 @@ def main(argv=None) -> str:
             for tool, python in pythons.items():
                 command = [python, __file__, "--child", tool, "--workdir", str(workdir), "--seed", str(seed)]
                 for option in ("sigma", "steps", "every", "batch_size", "lr", "depth", "n_filters", "threads", "device",
-                               "masked_fraction", "radius", "our_lr"):
+                               "masked_fraction", "radius", "our_lr", "careamics_precision"):
                     if getattr(args, option) is not None:
                         command += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
                 subprocess.run(command, check=True)

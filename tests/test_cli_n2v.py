@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import tifffile
+import torch
 
 import denoise2seg.cli.n2v as cli_n2v
 from denoise2seg.cli.main import main
@@ -169,6 +170,30 @@ def test_weight_average_is_an_option_and_zero_turns_it_off(tmp_path, noisy_tiffs
         main(["n2v", "train", str(noisy_tiffs[0]), "--out", str(tmp_path / "bad"), *TINY, "--ema-decay", "1.5"])
     assert "between 0 and 1" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+def test_float32_turns_bf16_autocast_off(tmp_path, noisy_tiffs, monkeypatch, capsys):
+    import denoise2seg.n2v.task as n2v_task
+    from denoise2seg.training import fast_paths
+
+    monkeypatch.setattr(fast_paths, "cpu_has_bf16_matrix_units", lambda: True)
+    dtypes = []
+
+    def recording_loss(prediction, target, mask):
+        dtypes.append(prediction.dtype)
+        return masked_mse(prediction, target, mask)
+
+    masked_mse = n2v_task.masked_mse
+    monkeypatch.setattr(n2v_task, "masked_mse", recording_loss)
+    for name, option, expected in (("mixed", [], torch.bfloat16), ("float32", ["--float32"], torch.float32)):
+        dtypes.clear()
+        assert main(["n2v", "train", str(noisy_tiffs[0]), "--out", str(tmp_path / name), *TINY, *option]) == 0
+        assert dtypes == [expected] * 2
+        assert N2VModel.load(tmp_path / name, device="cpu").config.mixed_precision is (expected == torch.bfloat16)
+    # A continued run keeps the precision of the first, as it keeps its other settings.
+    more = ["--epochs", "2", "--out", str(tmp_path / "resumed"), "--device", "cpu", "--float32"]
+    assert main(["n2v", "train", str(noisy_tiffs[0]), "--resume", str(tmp_path / "mixed"), *more]) == 2
+    assert "--float32" in capsys.readouterr().err and not (tmp_path / "resumed").exists()
 
 
 def test_a_corrupt_file_among_many_is_skipped_and_the_others_are_denoised(tmp_path, noisy_tiffs, capsys):

@@ -46,9 +46,9 @@ class N2VConfig(ConfigRecord):
     drifts by a few grey levels from step to step; the average removes that drift
     (0.99 takes the demo's three seeds from a 1.24 dB spread to 0.08 dB, docs/n2v.md).
     ``mixed_precision`` trains under bf16 autocast on CUDA and on a CPU with bf16 matrix
-    units (AMX; 2.2x faster there at the same PSNR, docs/performance.md); a CPU without
-    them trains in float32. On a CPU the network always trains in the channels-last
-    layout (1.3x faster, the same arithmetic).
+    units (AMX; the step 2.3x faster there, the demo within 0.1 dB, docs/performance.md);
+    a CPU without them trains in float32. On a CPU the network always trains in the
+    channels-last layout (1.2x faster, the same arithmetic).
     """
 
     ndim: int = 2
