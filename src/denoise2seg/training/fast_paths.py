@@ -1,11 +1,12 @@
 """Where bfloat16 autocast and the channels-last memory layout pay, measured by ``benchmarks/n2v_step_variants.py``.
 
 On a CPU, convolutions run faster with the channels in the last (innermost) axis: the
-N2V U-Net trained 1.3x and predicted 1.5x faster in that layout on a 2-core x86_64
+N2V U-Net trained 1.26x and predicted 1.77x faster in that layout on a 2-core x86_64
 machine, with the same arithmetic (docs/performance.md). A CPU with AMX bf16 matrix
-units (Intel Xeon since Sapphire Rapids) trained it a further 2.2x faster under bf16
-autocast; a CPU without them would emulate bf16, slower than float32, so autocast is only
-used where ``torch.cpu.get_capabilities()`` reports those units. On CUDA, bf16 autocast is
+units (Intel Xeon since Sapphire Rapids) trained it 2.6x faster again under bf16
+autocast (3.3x float32's speed); a CPU without them would emulate bf16, slower than
+float32, so autocast is only used where ``torch.cpu.get_capabilities()`` reports those
+units. On CUDA, bf16 autocast is
 the long-standing default; the layout there stays torch's default until measured on a GPU.
 """
 
