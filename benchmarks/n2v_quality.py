@@ -26,14 +26,6 @@ from denoise2seg.cli.n2v import add_training_options, config_from_args
 from denoise2seg.data.samples import NOISE_LEVELS
 from denoise2seg.n2v.evaluate import denoising_scores
 from denoise2seg.training import choose_device
-from denoise2seg.training.fast_paths import uses_bf16_autocast
-
-
-def _precision(config, device: str) -> str:
-    """How N2V trains on ``device``: bf16 autocast or float32, and the layout on a CPU."""
-    chosen = choose_device(device)
-    bf16 = uses_bf16_autocast(chosen, mixed_precision=config.mixed_precision, on_cpu=config.mixed_precision)
-    return ("bf16 autocast" if bf16 else "float32") + (", channels-last" if chosen.type == "cpu" else "")
 
 
 def main(argv: list[str] | None = None) -> str:
@@ -66,7 +58,7 @@ def main(argv: list[str] | None = None) -> str:
         f"{config.patch_size}x{config.patch_size}; {config.epochs} epochs x {config.steps_per_epoch} steps; "
         f"lr {config.learning_rate:g} ({config.lr_schedule}); {config.normalization} normalisation; "
         f"weight average {'decay ' + format(config.ema_decay, 'g') if config.ema_decay else 'off'}; "
-        f"{'N2V2; ' if config.n2v2 else ''}device {args.device} ({_precision(config, args.device)})"
+        f"{'N2V2; ' if config.n2v2 else ''}device {args.device} ({config.schedule().precision_on(choose_device(args.device))})"
     )
     table = "\n".join(rows) + f"\n\nSettings: {settings}.\n\n{provenance_line()}"
     print(table)

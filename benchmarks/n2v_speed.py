@@ -23,7 +23,6 @@ from denoise2seg.data.normalization import PercentileNormalizer
 from denoise2seg.n2v import N2VConfig, N2VModel, train_n2v
 from denoise2seg.nets import UNet
 from denoise2seg.training import choose_device
-from denoise2seg.training.fast_paths import uses_bf16_autocast
 
 
 def _synchronize(device: torch.device) -> None:
@@ -101,8 +100,7 @@ def main(argv: list[str] | None = None) -> str:
     )
     patches_per_s = training_throughput(config, device, args.warmup)
     megapixels_per_s = prediction_throughput(config, device, args.image_size, args.tile, args.repeats)
-    bf16 = uses_bf16_autocast(device, mixed_precision=config.mixed_precision, on_cpu=config.mixed_precision)
-    amp = ("bf16 autocast" if bf16 else "float32") + (", channels-last" if device.type == "cpu" else "")
+    amp = config.schedule().precision_on(device)
     table = "\n".join(
         [
             "| device | U-Net | training | training patches/s | prediction | prediction MP/s |",

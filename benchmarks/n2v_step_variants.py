@@ -72,18 +72,21 @@ DATA_RANGE = 255.0
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--device", default="auto")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda or cuda:N")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--depth", type=int, default=2)
-    parser.add_argument("--n-filters", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=32, help="training patches of 64x64 per step")
+    parser.add_argument("--depth", type=int, default=2, help="U-Net depth of the trained network")
+    parser.add_argument("--n-filters", type=int, default=32, help="initial feature maps of the trained network")
     parser.add_argument("--steps", type=int, default=20, help="timed steps per variant and round")
     parser.add_argument("--warmup", type=int, default=3, help="untimed first steps (compilation included)")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of all variants, interleaved")
     parser.add_argument("--no-compile", action="store_true", help="leave out the torch.compile variants")
-    parser.add_argument("--image-size", type=int, default=1024, help="edge of the predicted image (the sample tiled)")
-    parser.add_argument("--model", type=Path, default=None, help="N2V model folder for the bf16 prediction error")
+    parser.add_argument("--image-size", type=int, default=1024, help="edge of the predicted image (the 512x512 sample tiled)")
+    parser.add_argument(
+        "--model", type=Path, default=None,
+        help="N2V model folder to predict with, for the distances to float32 (default: an untrained network, no distances)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="Markdown file for the tables")
     return parser.parse_args(argv)
 
@@ -147,11 +150,15 @@ def time_prediction(model: N2VModel, variant: Variant, image: np.ndarray, device
     return image.size / 1e6 / (time.perf_counter() - start), result
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' * (number != 1)}"
+
+
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     units = "with" if cpu_has_bf16_matrix_units() else "without"
-    return f"CPU {units} bf16 matrix units (AMX), {torch.get_num_threads()} threads"
+    return f"CPU {units} bf16 matrix units (AMX), {_count(torch.get_num_threads(), 'thread')}"
 
 
 def main(argv=None) -> str:
@@ -174,10 +181,10 @@ def main(argv=None) -> str:
     lines = [
         (
             f"Training, {device_name(device)}: U-Net depth {args.depth}, {args.n_filters} filters, batch norm; batch "
-            f"{args.batch_size} of 64x64; median of {args.rounds} rounds of {args.steps} timed steps."
+            f"{args.batch_size} of 64x64; median of {_count(args.rounds, 'round')} of {_count(args.steps, 'timed step')}."
         ),
         "",
-        f"| variant | training patches/s | vs float32 | first {args.warmup} steps (s) |",
+        f"| variant | training patches/s | vs float32 | first {_count(args.warmup, 'step')} (s) |",
         "|---|---|---|---|",
     ]
     for variant in variants:
@@ -198,12 +205,16 @@ def main(argv=None) -> str:
     lines += [
         "",
         (
-            f"Prediction of a {args.image_size}x{args.image_size} image (the sample tiled), automatic tiles"
-            + (f", model {args.model}" if args.model is not None else ", untrained network")
+            f"Prediction of a {args.image_size}x{args.image_size} image (the 512x512 sample, tiled or cropped), automatic tiles"
+            + (
+                f", model {args.model} (depth {model.config.depth}, {model.config.n_filters} filters)"
+                if args.model is not None
+                else ", an untrained network (no distances: give --model)"
+            )
             + ":"
         ),
         "",
-        "| variant | prediction MP/s | vs float32 | PSNR against the float32 result (dB) | largest difference |",
+        "| variant | prediction MP/s | vs float32 | PSNR against the float32 result (dB) | largest difference (grey levels) |",
         "|---|---|---|---|---|",
     ]
     for variant in PREDICTION_VARIANTS:

@@ -323,11 +323,9 @@ def tables(runs: dict[str, list[dict]], args, noisy_scores: dict) -> str:
 def _our_precision(args) -> str:
     import torch
 
-    from denoise2seg.training.fast_paths import uses_bf16_autocast
+    from denoise2seg.n2v import N2VConfig
 
-    device = torch.device(args.device)
-    bf16 = uses_bf16_autocast(device, mixed_precision=True, on_cpu=True)
-    return ("bf16 autocast" if bf16 else "float32") + (" in channels-last" if device.type == "cpu" else "")
+    return N2VConfig().schedule().precision_on(torch.device(args.device))
 
 
 def _our_masking(args) -> str:

@@ -189,6 +189,8 @@ def test_float32_turns_bf16_autocast_off(tmp_path, noisy_tiffs, monkeypatch, cap
         dtypes.clear()
         assert main(["n2v", "train", str(noisy_tiffs[0]), "--out", str(tmp_path / name), *TINY, *option]) == 0
         assert dtypes == [expected] * 2
+        said = "bf16 autocast" if expected == torch.bfloat16 else "float32"
+        assert f"training on cpu: {said}, channels-last" in capsys.readouterr().out
         assert N2VModel.load(tmp_path / name, device="cpu").config.mixed_precision is (expected == torch.bfloat16)
     # A continued run keeps the precision of the first, as it keeps its other settings.
     more = ["--epochs", "2", "--out", str(tmp_path / "resumed"), "--device", "cpu", "--float32"]
@@ -210,3 +212,18 @@ def test_a_corrupt_file_among_many_is_skipped_and_the_others_are_denoised(tmp_pa
     for path in (noisy_tiffs[0], noisy_tiffs[1]):
         np.testing.assert_allclose(tifffile.imread(tmp_path / "out" / f"{path.stem}_n2v.tif"), model.predict(tifffile.imread(path)), rtol=1e-4, atol=1e-2)
     assert not (tmp_path / "out" / "broken_n2v.tif").exists()
+
+
+def test_the_progress_bar_shows_the_last_validation_loss(capsys):
+    from denoise2seg.cli.progress import consume_with_progress
+    from denoise2seg.training import TrainingEvent
+
+    def events():
+        for epoch, val in ((1, 0.5), (2, 0.25)):
+            yield TrainingEvent("step", epoch, 2, epoch, train_loss=1.0 / epoch)
+            yield TrainingEvent("epoch", epoch, 2, epoch, val_loss=val)
+        yield TrainingEvent("done", 2, 2, 2, val_loss=0.25)
+
+    consume_with_progress(events(), description="N2V training")
+    bar = capsys.readouterr().err
+    assert "val=0.5" in bar and bar.rstrip().endswith("loss=0.5, val=0.25]")

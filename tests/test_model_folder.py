@@ -156,3 +156,15 @@ def test_saved_model_time_tells_whether_a_model_was_saved(tmp_path):
     first = saved_model_time(tmp_path)
     save_model_folder(tmp_path, {"kind": "test"}, {"w": torch.ones(2)}, which="best")
     assert saved_model_time(tmp_path) > first
+
+
+def test_a_saved_model_predicts_but_says_why_it_cannot_be_continued(n2v_folder):
+    import numpy as np
+
+    from denoise2seg.n2v import train_n2v
+
+    assert N2VModel.load(n2v_folder, device="cpu").predict(np.zeros((16, 16), np.float32)).shape == (16, 16)
+    image = np.random.default_rng(0).normal(size=(32, 32)).astype(np.float32)
+    config = N2VConfig(depth=1, n_filters=4, patch_size=16, batch_size=2, epochs=2, steps_per_epoch=1)
+    with pytest.raises(ModelFolderError, match="without its training state.*cannot be continued with --resume"):
+        list(train_n2v(image, config, device="cpu", resume=n2v_folder))

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import tifffile
+import torch
 
 from ..data.samples import NOISE_LEVELS, noisy_nuclei_2d
 from ..io.model_folder import saved_model_time
 from ..io.outputs import check_output_files, check_output_folder
 from ..n2v import N2VConfig, N2VModel, train_n2v
 from ..n2v.evaluate import denoising_scores
+from ..training import choose_device
 from .n2v import add_training_options, config_from_args
 from .progress import TrainingInterrupted, consume_with_progress, stop_report
 
@@ -34,7 +36,7 @@ DATA_RANGE = 255.0
 
 
 def denoise_sample(
-    sigma: float, config: N2VConfig, model_dir: Path, device: str = "auto"
+    sigma: float, config: N2VConfig, model_dir: Path, device: str | torch.device = "auto"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Train N2V on the DSB sample at noise ``sigma`` (progress bar), return ``(noisy, clean, denoised)``.
 
@@ -52,10 +54,12 @@ def _demo(args: argparse.Namespace) -> int:
     model_dir = check_output_folder(out / "model", overwrite=args.overwrite)
     noisy_path, denoised_path = check_output_files([out / "noisy.tif", out / "denoised.tif"], overwrite=args.overwrite)
     config = config_from_args(args)
+    device = choose_device(args.device)
     print(f"Noise2Void on the DSB2018 nuclei sample (512x512) with Gaussian noise sigma {args.sigma:g}")
+    print(f"training on {device}: {config.schedule().precision_on(device)}")
     saved_before = saved_model_time(model_dir)
     try:
-        noisy, clean, denoised = denoise_sample(args.sigma, config, model_dir, args.device)
+        noisy, clean, denoised = denoise_sample(args.sigma, config, model_dir, device)
     except TrainingInterrupted as stop:
         print(stop_report(stop.last, model_dir, saved_before), file=sys.stderr)
         return 130

@@ -29,7 +29,7 @@ def consume_with_progress(events: Iterable[TrainingEvent], description: str = "t
     """
     bar = None
     last = None
-    val = None
+    loss = val = None
     try:
         for event in events:
             if bar is None:
@@ -40,9 +40,11 @@ def consume_with_progress(events: Iterable[TrainingEvent], description: str = "t
                 bar.set_description(f"{description} ({event.phase})")
             if event.kind == "step":
                 bar.update(event.step - bar.n)
-                bar.set_postfix(loss=f"{event.train_loss:.4g}", val=f"{val:.4g}" if val is not None else "-")
+                loss = event.train_loss
             elif event.kind == "epoch":
                 val = event.val_loss
+            if event.kind in ("step", "epoch") and loss is not None:
+                bar.set_postfix(loss=f"{loss:.4g}", val=f"{val:.4g}" if val is not None else "-")
             last = event
     except KeyboardInterrupt as interrupt:
         raise TrainingInterrupted(last) from interrupt

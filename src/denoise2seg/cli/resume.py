@@ -51,7 +51,8 @@ def training_folder(args: argparse.Namespace, settings: Iterable[str], inputs: I
     if refused:
         raise ValueError(
             f"--resume continues with the settings and random streams of {args.resume}, so {', '.join(refused)} cannot "
-            "be given; drop them (only --epochs may change), or start a new training with --out"
+            f"be given; drop {'it' if len(refused) == 1 else 'them'} (a continued run takes only --epochs, --device and "
+            "--out), or leave out --resume to start a new training"
         )
     if not args.resume.is_dir():
         raise ValueError(f"--resume {args.resume}: no such model folder")

@@ -177,6 +177,12 @@ def load_weights(folder: str | Path, which: str = "best") -> dict[str, torch.Ten
     """Load the ``which`` (``"best"`` or ``"last"``) weights of a model folder onto the CPU."""
     path = Path(folder) / WEIGHT_FILES[which]
     if not path.is_file():
+        if which == "last":
+            raise ModelFolderError(
+                f"{Path(folder)} has no {path.name}, the last weights of a training run: it holds a saved model without "
+                "its training state, which predicts but cannot be continued with --resume (Python: resume=); start a "
+                "new training instead"
+            )
         raise ModelFolderError(f"{Path(folder)} has no {path.name}: the model was never saved completely")
     try:
         return load_file(str(path))

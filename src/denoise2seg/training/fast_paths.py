@@ -39,6 +39,13 @@ def uses_bf16_autocast(device: torch.device, *, mixed_precision: bool, on_cpu: b
     return device.type == "cpu" and on_cpu and cpu_has_bf16_matrix_units()
 
 
+def precision_label(device: torch.device, *, mixed_precision: bool, on_cpu: bool, channels_last: bool) -> str:
+    """How a training step runs on ``device``, for people: ``"bf16 autocast"`` or ``"float32"``, with the layout on a CPU."""
+    bf16 = uses_bf16_autocast(device, mixed_precision=mixed_precision, on_cpu=on_cpu)
+    layout = ", channels-last" if channels_last and device.type == "cpu" else ""
+    return ("bf16 autocast" if bf16 else "float32") + layout
+
+
 def conv_spatial_ndim(net: nn.Module) -> int | None:
     """Spatial axes (2 or 3) of the first convolution in ``net``; ``None`` when it has none."""
     for module in net.modules():

@@ -23,7 +23,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..io.model_folder import save_model_folder
 from .events import TrainingEvent
-from .fast_paths import use_channels_last, uses_bf16_autocast
+from .fast_paths import precision_label, use_channels_last, uses_bf16_autocast
 from .state import TrainingState, save_training_state
 
 
@@ -72,6 +72,12 @@ class Schedule:
     @property
     def total_steps(self) -> int:
         return self.epochs * self.steps_per_epoch
+
+    def precision_on(self, device: torch.device) -> str:
+        """How training runs on ``device`` (``"bf16 autocast, channels-last"``, ``"float32"``, ...), as the loop will run it."""
+        return precision_label(
+            device, mixed_precision=self.mixed_precision, on_cpu=self.cpu_mixed_precision, channels_last=self.channels_last
+        )
 
 
 class TrainingTask:
