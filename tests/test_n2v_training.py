@@ -89,6 +89,12 @@ def test_bad_config_raises_value_error(overrides):
         N2VConfig(**{**TINY, **overrides})
 
 
+def test_a_patch_smaller_than_the_masking_window_names_the_window():
+    with pytest.raises(ValueError, match="masking window, 2 \\* neighborhood_radius \\+ 1 = 5 pixels wide"):
+        N2VConfig(**{**TINY, "patch_size": 4, "depth": 1, "neighborhood_radius": 2})
+    N2VConfig(**{**TINY, "patch_size": 4, "depth": 1, "neighborhood_radius": 1})
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised without CUDA")
 def test_cuda_without_cuda_is_a_clear_error():
     with pytest.raises(RuntimeError, match="no CUDA GPU"):

@@ -84,8 +84,8 @@ class N2VConfig(ConfigRecord):
             raise ValueError(f"neighborhood_radius must be >= 1, got {self.neighborhood_radius}")
         if self.patch_size <= 2 * self.neighborhood_radius:
             raise ValueError(
-                f"patch_size {self.patch_size} must be larger than the masking window "
-                f"(2 * neighborhood_radius = {2 * self.neighborhood_radius})"
+                f"patch_size {self.patch_size} must be at least the masking window, "
+                f"2 * neighborhood_radius + 1 = {2 * self.neighborhood_radius + 1} pixels wide"
             )
         if self.normalization not in NORMALIZATIONS:
             raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
