@@ -15,8 +15,7 @@ from ..io.model_folder import saved_model_time
 from ..io.outputs import check_output_files, check_output_folder
 from ..n2v import N2VConfig, N2VModel, train_n2v
 from ..n2v.evaluate import denoising_scores
-from ..training import choose_device
-from .n2v import add_training_options, config_from_args
+from .n2v import add_training_options, config_from_args, training_device
 from .progress import TrainingInterrupted, consume_with_progress, stop_report
 
 DESCRIPTION = """Train Noise2Void on the DSB2018 nuclei sample with added Gaussian noise, denoise it,
@@ -54,9 +53,8 @@ def _demo(args: argparse.Namespace) -> int:
     model_dir = check_output_folder(out / "model", overwrite=args.overwrite)
     noisy_path, denoised_path = check_output_files([out / "noisy.tif", out / "denoised.tif"], overwrite=args.overwrite)
     config = config_from_args(args)
-    device = choose_device(args.device)
     print(f"Noise2Void on the DSB2018 nuclei sample (512x512) with Gaussian noise sigma {args.sigma:g}")
-    print(f"training on {device}: {config.schedule().precision_on(device)}")
+    device = training_device(config, args.device)
     saved_before = saved_model_time(model_dir)
     try:
         noisy, clean, denoised = denoise_sample(args.sigma, config, model_dir, device)

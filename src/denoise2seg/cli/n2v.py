@@ -6,6 +6,8 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
+import torch
+
 from ..io.model_folder import read_model_config, saved_model_time
 from ..io.outputs import check_output_files, unique_output_paths
 from ..io.pixel_size import read_pixel_size
@@ -78,6 +80,13 @@ def add_training_options(parser: argparse.ArgumentParser, defaults: N2VConfig = 
     parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default: a fresh one)")
 
 
+def training_device(config: N2VConfig, requested: str) -> torch.device:
+    """The device that ``requested`` names (``"auto"``: the best one), after printing how ``config`` trains there."""
+    device = choose_device(requested)
+    print(f"training on {device}: {config.schedule().precision_on(device)}")
+    return device
+
+
 def config_from_args(args: argparse.Namespace, ndim: int = 2) -> N2VConfig:
     return N2VConfig(
         ndim=ndim,
@@ -114,8 +123,7 @@ def _train(args: argparse.Namespace) -> int:
         config = config_from_args(args, ndim=args.ndim)
     images = read_tiffs(args.images)
     axes = file_axes(args.images, images, args.axes, spatial_ndim=config.ndim)
-    device = choose_device(args.device)
-    print(f"training on {device}: {config.schedule().precision_on(device)}")
+    device = training_device(config, args.device)
     saved_before = saved_model_time(out)
     events = train_n2v(
         images, config, axes=axes, names=[str(p) for p in args.images], out_dir=out, device=device, resume=args.resume

@@ -6,8 +6,8 @@ machine, with the same arithmetic (docs/performance.md). A CPU with AMX bf16 mat
 units (Intel Xeon since Sapphire Rapids) trained it 2.6x faster again under bf16
 autocast (3.3x float32's speed); a CPU without them would emulate bf16, slower than
 float32, so autocast is only used where ``torch.cpu.get_capabilities()`` reports those
-units. On CUDA, bf16 autocast is
-the long-standing default; the layout there stays torch's default until measured on a GPU.
+units. On CUDA, bf16 autocast is the long-standing default; the layout there stays
+torch's default until measured on a GPU.
 """
 
 from __future__ import annotations
@@ -39,11 +39,9 @@ def uses_bf16_autocast(device: torch.device, *, mixed_precision: bool, on_cpu: b
     return device.type == "cpu" and on_cpu and cpu_has_bf16_matrix_units()
 
 
-def precision_label(device: torch.device, *, mixed_precision: bool, on_cpu: bool, channels_last: bool) -> str:
-    """How a training step runs on ``device``, for people: ``"bf16 autocast"`` or ``"float32"``, with the layout on a CPU."""
-    bf16 = uses_bf16_autocast(device, mixed_precision=mixed_precision, on_cpu=on_cpu)
-    layout = ", channels-last" if channels_last and device.type == "cpu" else ""
-    return ("bf16 autocast" if bf16 else "float32") + layout
+def channels_last_pays(device: torch.device) -> bool:
+    """Whether the channels-last layout is used on ``device``: on a CPU only (not yet measured on a GPU)."""
+    return device.type == "cpu"
 
 
 def conv_spatial_ndim(net: nn.Module) -> int | None:
@@ -65,6 +63,6 @@ def use_channels_last(net: nn.Module) -> nn.Module:
     """
     parameter = next(net.parameters(), None)
     ndim = conv_spatial_ndim(net)
-    if parameter is None or parameter.device.type != "cpu" or ndim is None:
+    if parameter is None or not channels_last_pays(parameter.device) or ndim is None:
         return net
     return net.to(memory_format=LAYOUTS[ndim])

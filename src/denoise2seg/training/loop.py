@@ -23,7 +23,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..io.model_folder import save_model_folder
 from .events import TrainingEvent
-from .fast_paths import precision_label, use_channels_last, uses_bf16_autocast
+from .fast_paths import channels_last_pays, use_channels_last, uses_bf16_autocast
 from .state import TrainingState, save_training_state
 
 
@@ -73,11 +73,14 @@ class Schedule:
     def total_steps(self) -> int:
         return self.epochs * self.steps_per_epoch
 
+    def uses_bf16_on(self, device: torch.device) -> bool:
+        """Whether :func:`run_training` runs the training steps on ``device`` under bf16 autocast."""
+        return uses_bf16_autocast(device, mixed_precision=self.mixed_precision, on_cpu=self.cpu_mixed_precision)
+
     def precision_on(self, device: torch.device) -> str:
-        """How training runs on ``device`` (``"bf16 autocast, channels-last"``, ``"float32"``, ...), as the loop will run it."""
-        return precision_label(
-            device, mixed_precision=self.mixed_precision, on_cpu=self.cpu_mixed_precision, channels_last=self.channels_last
-        )
+        """How training runs on ``device``, for people: ``"bf16 autocast"`` or ``"float32"``, then the layout on a CPU."""
+        layout = ", channels-last" if self.channels_last and channels_last_pays(device) else ""
+        return ("bf16 autocast" if self.uses_bf16_on(device) else "float32") + layout
 
 
 class TrainingTask:
@@ -198,7 +201,7 @@ def run_training(
     optimizer = torch.optim.Adam(params, lr=schedule.learning_rate, weight_decay=schedule.weight_decay)
     scheduler = _make_scheduler(optimizer, schedule)
     averaged = _weight_average(model, schedule.ema_decay)
-    use_amp = uses_bf16_autocast(device, mixed_precision=schedule.mixed_precision, on_cpu=schedule.cpu_mixed_precision)
+    use_amp = schedule.uses_bf16_on(device)
     total = schedule.total_steps
     step = 0
     saved_step = -1
