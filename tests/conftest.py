@@ -39,14 +39,18 @@ def segmentation_folder(tmp_path_factory, nuclei_crop):
     return folder
 
 
+def _trained_n2v(folder, image, **settings):
+    """``folder`` after training a seeded N2V model of 8 filters on 32x32 patches of ``image`` for one epoch of ``settings``."""
+    config = N2VConfig(patch_size=32, epochs=1, n_filters=8, seed=0, **settings)
+    for _ in train_n2v(image, config, out_dir=folder, device="cpu"):
+        pass
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_n2v_folder(tmp_path_factory, nuclei_crop):
     """Folder of an N2V model (depth 1, 8 filters) trained for 20 steps on :func:`nuclei_crop`."""
-    folder = tmp_path_factory.mktemp("n2v")
-    config = N2VConfig(patch_size=32, batch_size=8, epochs=1, steps_per_epoch=20, depth=1, n_filters=8, seed=0)
-    for _ in train_n2v(nuclei_crop[0], config, out_dir=folder, device="cpu"):
-        pass
-    return folder
+    return _trained_n2v(tmp_path_factory.mktemp("n2v"), nuclei_crop[0], batch_size=8, steps_per_epoch=20, depth=1)
 
 
 @pytest.fixture(scope="session")
@@ -59,11 +63,7 @@ def nuclei_256():
 @pytest.fixture(scope="session")
 def depth2_n2v_folder(tmp_path_factory, nuclei_256):
     """Folder of an N2V model of depth 2 (8 filters, 5 steps) trained on :func:`nuclei_256`."""
-    folder = tmp_path_factory.mktemp("n2v-depth2")
-    config = N2VConfig(patch_size=32, batch_size=4, epochs=1, steps_per_epoch=5, depth=2, n_filters=8, seed=0)
-    for _ in train_n2v(nuclei_256[0], config, out_dir=folder, device="cpu"):
-        pass
-    return folder
+    return _trained_n2v(tmp_path_factory.mktemp("n2v-depth2"), nuclei_256[0], batch_size=4, steps_per_epoch=5, depth=2)
 
 
 PLUGIN = "napari-denoise2seg"

@@ -15,16 +15,6 @@ from denoise2seg.n2v import N2VModel
 from denoise2seg.segmentation import SegmentationConfig, SegmentationModel, train_segmentation
 
 
-@pytest.fixture
-def sample(nuclei_256):
-    return nuclei_256
-
-
-@pytest.fixture
-def n2v_folder(depth2_n2v_folder):
-    return depth2_n2v_folder
-
-
 def test_blocks_tile_the_image_with_context_clipped_at_its_borders():
     edges = core_edges((100, 70), 32, divisor=8)
     blocks = block_grid((100, 70), edges, context=16)
@@ -36,10 +26,10 @@ def test_blocks_tile_the_image_with_context_clipped_at_its_borders():
 
 
 @pytest.mark.parametrize("chunks", [(64, 64), (48, 96)])
-def test_blockwise_denoising_equals_whole_image_prediction(n2v_folder, sample, chunks):
-    image = sample[0][:, :200]
-    whole = N2VModel.load(n2v_folder, device="cpu").predict(image, tile_shape=None)
-    result = blockwise_predict(n2v_folder, da.from_array(image, chunks=50), output="denoised", chunks=chunks, device="cpu")
+def test_blockwise_denoising_equals_whole_image_prediction(depth2_n2v_folder, nuclei_256, chunks):
+    image = nuclei_256[0][:, :200]
+    whole = N2VModel.load(depth2_n2v_folder, device="cpu").predict(image, tile_shape=None)
+    result = blockwise_predict(depth2_n2v_folder, da.from_array(image, chunks=50), output="denoised", chunks=chunks, device="cpu")
     assert result.numblocks == tuple(-(-s // c) for s, c in zip(image.shape, chunks))
     with dask.config.set(scheduler="threads"):
         blockwise = result.compute()
@@ -57,8 +47,8 @@ def test_an_object_across_a_block_border_keeps_one_id_in_both_blocks():
 
 
 @pytest.mark.parametrize("method", ["unet", "stardist"])
-def test_blockwise_labels_match_whole_image_labels(tmp_path, sample, method):
-    noisy, mask = sample
+def test_blockwise_labels_match_whole_image_labels(tmp_path, nuclei_256, method):
+    noisy, mask = nuclei_256
     config = SegmentationConfig(
         method=method, patch_size=64, batch_size=4, epochs=2, steps_per_epoch=20, learning_rate=0.005, depth=2, n_filters=16, seed=0
     )
@@ -75,8 +65,8 @@ def test_blockwise_labels_match_whole_image_labels(tmp_path, sample, method):
     assert score_image(whole_mosaic, mosaic_labels).ap_50 >= 0.99
 
 
-def test_the_wrong_model_or_frame_is_refused(n2v_folder, sample):
+def test_the_wrong_model_or_frame_is_refused(depth2_n2v_folder, nuclei_256):
     with pytest.raises(ValueError, match="instance labels need a segmentation model"):
-        blockwise_predict(n2v_folder, sample[0], output="labels")
+        blockwise_predict(depth2_n2v_folder, nuclei_256[0], output="labels")
     with pytest.raises(ValueError, match=r"not one frame YX of the model"):
-        blockwise_predict(n2v_folder, np.stack([sample[0]] * 2), output="denoised")
+        blockwise_predict(depth2_n2v_folder, np.stack([nuclei_256[0]] * 2), output="denoised")
